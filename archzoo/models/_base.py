@@ -1,0 +1,129 @@
+"""The classifier contract of seed 003: tail (stem) -> body (stages) -> head.
+
+Every image classifier in archzoo is an `ImageClassifier`: `forward_features` runs tail and body,
+`forward_head(x, pre_logits=False)` runs the head, `reset_head(num_classes)` swaps the last layer
+for transfer learning, and `feature_info` describes each body stage (channels, stride). Inputs are
+checked before they reach a layer, so a wrong channel count or a map too small fails with the
+expected and the received shape instead of a shape error deep inside a convolution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    module: str  # name of the body stage, e.g. "body.stage2"
+    channels: int
+    reduction: int  # stride of the stage's output relative to the input
+
+
+class InputShapeError(ValueError):
+    """The input does not fit the model (channels, rank or spatial size)."""
+
+
+class ImageClassifier(nn.Module):
+    """tail -> body -> head, with the checks and hooks every classifier shares.
+
+    `fixed_input` is set for models whose head flattens a map of one size (LeNet's FC layers);
+    `min_input_size` for the others is found by `probe_min_input_size` when the model is built.
+    """
+
+    def __init__(
+        self,
+        *,
+        tail: nn.Module,
+        body: nn.Sequential,
+        head: nn.Module,
+        feature_info: list[FeatureInfo],
+        in_chans: int,
+        num_classes: int,
+        num_features: int,
+        fixed_input: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.tail = tail
+        self.body = body
+        self.head = head
+        self.feature_info = feature_info
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.num_features = num_features
+        self.fixed_input = fixed_input
+        self.min_input_size = 1
+
+    def check_input(self, x: torch.Tensor) -> None:
+        name = getattr(self, "model_name", type(self).__name__)
+        if x.ndim != 4 or x.shape[1] != self.in_chans:
+            raise InputShapeError(
+                f"{name} expects input (B, {self.in_chans}, H, W); got {tuple(x.shape)}"
+            )
+        h, w = x.shape[-2:]
+        if self.fixed_input is not None and (h, w) != self.fixed_input:
+            fh, fw = self.fixed_input
+            raise InputShapeError(
+                f"{name} expects input (B, {self.in_chans}, {fh}, {fw}) (its head flattens a "
+                f"fixed map; build it with img_size={h} for this input); got {tuple(x.shape)}"
+            )
+        if min(h, w) < self.min_input_size:
+            raise InputShapeError(
+                f"{name} needs inputs of at least {self.min_input_size}x{self.min_input_size} "
+                f"(smaller maps shrink to nothing); got {tuple(x.shape)}"
+            )
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        return self.body(self.tail(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_head(self, num_classes: int) -> None:
+        """Replace the last layer with a fresh one for `num_classes` (transfer learning)."""
+        self.head.reset(num_classes)
+        self.num_classes = num_classes
+
+
+def probe_min_input_size(build: Callable[[], ImageClassifier], *, limit: int = 1024) -> int:
+    """Smallest square side the model takes, found by shape propagation on the meta device.
+
+    Building on the meta device allocates nothing, and meta kernels raise the same "output size
+    is too small" errors as the real ones, so a binary search costs a few milliseconds.
+    """
+    with torch.device("meta"):
+        model = build()
+    model.eval()
+    in_chans = model.in_chans
+
+    def fits(side: int) -> bool:
+        try:
+            with torch.no_grad():
+                model.forward_head(model.body(model.tail(torch.empty(1, in_chans, side, side, device="meta"))))
+            return True
+        except (RuntimeError, ValueError):
+            return False
+
+    if fits(1):
+        return 1
+    lo, hi = 1, limit  # fits(lo) is False; find the smallest hi with fits(hi)
+    if not fits(hi):
+        raise ValueError(f"model does not take any input up to {limit}x{limit}")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return hi
+
+
+def build_classifier(make: Callable[[], ImageClassifier]) -> ImageClassifier:
+    """Build with `make()` and record the smallest input the model takes."""
+    model = make()
+    if model.fixed_input is None:
+        model.min_input_size = probe_min_input_size(make)
+    return model

@@ -1,0 +1,159 @@
+"""ResNet: He et al. 2016, "Deep Residual Learning for Image Recognition" (arXiv:1512.03385).
+
+ImageNet nets (Table 1): a 7x7/2 conv + 3x3/2 max-pool tail, four stages of basic (18, 34) or
+bottleneck (50, 101, 152) blocks, global average pool + linear head. Projection shortcuts
+(option B) where the shape changes. CIFAR nets (section 4.2): a 3x3 conv tail with 16 channels,
+three stages of n basic blocks at 16, 32, 64 channels (depth 6n + 2), zero-padding shortcuts
+(option A).
+
+Departures and options:
+- `resnet50/101/152` put the down-sampling stride in the first 1x1 conv, as the paper does; the
+  `_v1_5` variants put it in the 3x3, as the widely used reference implementation does (same
+  parameters, about 6% more MACs at 224).
+- `stem="cifar"` (3x3/1 conv, no max-pool) is offered for any depth so that 28x28 and 32x32
+  inputs keep spatial resolution; the paper's ImageNet tail is the default.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from ..blocks import BasicBlock, Bottleneck, ClassifierHead, ConvNormAct
+from ._base import FeatureInfo, ImageClassifier, build_classifier
+from ._registry import ModelCard, Paper, register_variants
+
+PAPER = Paper("Deep Residual Learning for Image Recognition", 2016, "1512.03385",
+              "He, Zhang, Ren, Sun")
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    block: str  # "basic" or "bottleneck"
+    layers: tuple[int, ...]  # blocks per stage
+    widths: tuple[int, ...] = (64, 128, 256, 512)  # 3x3 width of each stage
+    stem: str = "imagenet"  # "imagenet" (7x7/2 + max-pool) or "cifar" (3x3/1)
+    stem_width: int = 64
+    shortcut: str = "projection"  # "projection" (option B) or "zero_pad" (option A)
+    stride_in_3x3: bool = False
+    groups: int = 1
+    width_per_group: int = 64
+    expansion: int = 4  # bottleneck output = expansion x stage width
+    num_classes: int = 1000
+    in_chans: int = 3
+    drop_rate: float = 0.0
+
+
+def _tail(cfg: ResNetConfig) -> tuple[nn.Module, int]:
+    if cfg.stem == "imagenet":
+        return nn.Sequential(
+            ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=7, stride=2, padding=3),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        ), 4
+    if cfg.stem == "cifar":
+        return ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=3), 1
+    raise ValueError(f"unknown stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+
+
+def _stage(cfg: ResNetConfig, in_chs: int, width: int, depth: int, stride: int) -> tuple[nn.Sequential, int]:
+    blocks = []
+    for i in range(depth):
+        s = stride if i == 0 else 1
+        if cfg.block == "basic":
+            blocks.append(BasicBlock(in_chs, width, stride=s, shortcut=cfg.shortcut))
+            in_chs = width
+        else:
+            mid = int(width * cfg.width_per_group / 64) * cfg.groups
+            out = width * cfg.expansion
+            blocks.append(Bottleneck(in_chs, out, mid_chs=mid, stride=s, groups=cfg.groups,
+                                     stride_in_3x3=cfg.stride_in_3x3, shortcut=cfg.shortcut))
+            in_chs = out
+    return nn.Sequential(*blocks), in_chs
+
+
+def build_resnet(cfg: ResNetConfig) -> ImageClassifier:
+    if cfg.block not in ("basic", "bottleneck"):
+        raise ValueError(f"unknown block {cfg.block!r}; expected 'basic' or 'bottleneck'")
+
+    def make() -> ImageClassifier:
+        tail, reduction = _tail(cfg)
+        stages, info, chs = [], [], cfg.stem_width
+        for i, (width, depth) in enumerate(zip(cfg.widths, cfg.layers)):
+            stride = 1 if i == 0 else 2
+            stage, chs = _stage(cfg, chs, width, depth, stride)
+            reduction *= stride
+            stages.append(stage)
+            info.append(FeatureInfo(f"body.{i}", chs, reduction))
+        model = ImageClassifier(
+            tail=tail, body=nn.Sequential(*stages),
+            head=ClassifierHead(chs, cfg.num_classes, drop_rate=cfg.drop_rate),
+            feature_info=info, in_chans=cfg.in_chans, num_classes=cfg.num_classes,
+            num_features=chs,
+        )
+        for m in model.modules():  # He initialization, as the paper (and its reference) use
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        return model
+
+    return build_classifier(make)
+
+
+def _cifar(n: int) -> ResNetConfig:
+    return ResNetConfig("basic", (n, n, n), widths=(16, 32, 64), stem="cifar", stem_width=16,
+                        shortcut="zero_pad", num_classes=10)
+
+
+VARIANTS: dict[str, ResNetConfig] = {
+    "resnet18": ResNetConfig("basic", (2, 2, 2, 2)),
+    "resnet34": ResNetConfig("basic", (3, 4, 6, 3)),
+    "resnet50": ResNetConfig("bottleneck", (3, 4, 6, 3)),
+    "resnet101": ResNetConfig("bottleneck", (3, 4, 23, 3)),
+    "resnet152": ResNetConfig("bottleneck", (3, 8, 36, 3)),
+    "resnet50_v1_5": ResNetConfig("bottleneck", (3, 4, 6, 3), stride_in_3x3=True),
+    "resnet101_v1_5": ResNetConfig("bottleneck", (3, 4, 23, 3), stride_in_3x3=True),
+    "resnet152_v1_5": ResNetConfig("bottleneck", (3, 8, 36, 3), stride_in_3x3=True),
+    "resnet20": _cifar(3),
+    "resnet56": _cifar(9),
+    "resnet110": _cifar(18),
+}
+
+_TV = "torchvision 0.29 reference implementation (params; MACs by torch.utils.flop_counter)"
+# name: (params, MACs, source, ImageNet top-1 of the reference implementation if published)
+_FIGURES: dict[str, tuple[int, int | None, str]] = {
+    "resnet18": (11_689_512, 1_814_073_344, _TV),
+    "resnet34": (21_797_672, 3_663_761_408, _TV),
+    "resnet50": (25_557_032, None, "params: " + _TV + "; MACs: the paper's Table 1 (3.8e9 FLOPs = multiply-adds)"),
+    "resnet101": (44_549_160, None, "params: " + _TV + "; MACs: the paper's Table 1 (7.6e9)"),
+    "resnet152": (60_192_808, None, "params: " + _TV + "; MACs: the paper's Table 1 (11.3e9)"),
+    "resnet50_v1_5": (25_557_032, 4_089_184_256, _TV),
+    "resnet101_v1_5": (44_549_160, 7_801_405_440, _TV),
+    "resnet152_v1_5": (60_192_808, 11_513_626_624, _TV),
+    "resnet20": (269_722, 40_551_104, "He et al. 2016 sec 4.2 (0.27M); reference/model_figures.csv resnet20_cifar"),
+    "resnet56": (853_018, None, "He et al. 2016 sec 4.2 (0.85M); reference/model_figures.csv resnet56_cifar"),
+    "resnet110": (1_727_962, None, "He et al. 2016 sec 4.2 (1.7M); reference/model_figures.csv resnet110_cifar"),
+}
+_PAPER_MACS = {"resnet50": 3_800_000_000, "resnet101": 7_600_000_000, "resnet152": 11_300_000_000}
+_TOP1 = {"resnet18": 69.758, "resnet34": 73.314, "resnet50_v1_5": 76.130, "resnet101_v1_5": 77.374,
+         "resnet152_v1_5": 78.312}  # torchvision's published ImageNet top-1 (IMAGENET1K_V1 weights)
+
+
+def _card(name: str, cfg: ResNetConfig) -> ModelCard:
+    params, macs, source = _FIGURES[name]
+    cifar = cfg.stem == "cifar"
+    notes = []
+    if name.endswith("_v1_5"):
+        notes.append("stride 2 in the bottleneck's 3x3 conv, not its first 1x1 (reference 'v1.5')")
+    if cifar:
+        notes.append("CIFAR net of section 4.2: option-A zero-padding shortcuts, 10 classes")
+    return ModelCard(
+        name=name, family="resnet", task="classification", paper=PAPER,
+        input_size=(3, 32, 32) if cifar else (3, 224, 224), num_classes=cfg.num_classes,
+        params=params, macs=macs or _PAPER_MACS.get(name), source=source,
+        macs_convention="matmul-class ops only, no bias" if macs else
+        "the paper's rounded figure (multiply-adds of conv and FC layers)",
+        small_input_size=(3, 32, 32) if cifar else (3, 64, 64), notes=tuple(notes),
+        accuracy={"imagenet_top1": _TOP1[name]} if name in _TOP1 else {},
+    )
+
+
+register_variants("resnet", VARIANTS, build_resnet, _card)
