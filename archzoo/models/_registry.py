@@ -48,6 +48,7 @@ class ModelCard:
 class _Entry:
     card: ModelCard
     builder: Callable[..., nn.Module]
+    config: Any = None  # the family's frozen dataclass config, for registry-built variants
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -58,11 +59,11 @@ class UnknownModelError(KeyError):
         return str(self.args[0])
 
 
-def register_model(card: ModelCard, builder: Callable[..., nn.Module]) -> None:
+def register_model(card: ModelCard, builder: Callable[..., nn.Module], config: Any = None) -> None:
     """Register `builder(**overrides) -> nn.Module` under `card.name`. A duplicate name raises."""
     if card.name in _REGISTRY:
         raise ValueError(f"model {card.name!r} is already registered")
-    _REGISTRY[card.name] = _Entry(card, builder)
+    _REGISTRY[card.name] = _Entry(card, builder, config)
 
 
 def _entry(name: str) -> _Entry:
@@ -86,6 +87,23 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 def model_card(name: str) -> ModelCard:
     return _entry(name).card
+
+
+def model_config(name: str) -> Any:
+    """The default config dataclass of a registered variant (None for hand-registered builders)."""
+    return _entry(name).config
+
+
+def create_model_for_data(
+    name: str, *, in_chans: int, num_classes: int, image_size: tuple[int, int], **overrides: Any
+) -> nn.Module:
+    """Build `name` for a dataset: its channels and classes, and its image size for models whose
+    config has an `img_size` field (those whose head flattens a fixed-size map)."""
+    cfg = model_config(name)
+    fields = {f.name for f in dataclasses.fields(cfg)} if cfg is not None else set()
+    if "img_size" in fields and "img_size" not in overrides:
+        overrides["img_size"] = image_size[0]
+    return create_model(name, in_chans=in_chans, num_classes=num_classes, **overrides)
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -115,7 +133,7 @@ def register_variants(
                 )
             return build(dataclasses.replace(_cfg, **overrides))
 
-        register_model(card(name, cfg), builder)
+        register_model(card(name, cfg), builder, cfg)
 
 
 _loaded = False
