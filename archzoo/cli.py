@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.func(args)
+    except BrokenPipeError:  # `archzoo list | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     except (ValueError, KeyError, LookupError, OSError) as e:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         print(f"archzoo: error: {msg.splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)

@@ -24,13 +24,15 @@ KMNIST_CLASSES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
 DIGIT_CLASSES = [str(d) for d in range(10)]
 EMNIST_SPLITS = ("balanced", "byclass", "bymerge", "digits", "letters", "mnist")
 
-_IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+_IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+              "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte")
 
 KNOWN_DATASETS: dict[str, str] = {
     "fashion-mnist": "Fashion-MNIST, 70k 28x28 grayscale clothes, 10 classes: "
                      "apt-get install dataset-fashion-mnist, or --data-dir DIR with the four IDX files",
     "mnist": "MNIST, 70k 28x28 grayscale digits, 10 classes: --data-dir DIR with the four IDX files",
-    "kmnist": "Kuzushiji-MNIST, 70k 28x28 grayscale hiragana, 10 classes: --data-dir DIR with the four IDX files",
+    "kmnist": "Kuzushiji-MNIST, 70k 28x28 grayscale hiragana, 10 classes: "
+              "--data-dir DIR with the four IDX files",
     "emnist": "EMNIST (emnist-<split>, split one of " + ", ".join(EMNIST_SPLITS) + "; default balanced), "
               "28x28 handwritten characters: --data-dir DIR with the emnist-<split>-* IDX files",
     "digits": "scikit-learn's bundled 8x8 digits, 1,797 images, 10 classes, seeded 80/20 split: no download",
@@ -179,7 +181,8 @@ def load_path(path: Path) -> Splits:
     folders, or one image folder (its split is left to the caller)."""
     if path.is_file():
         if path.suffix.lower() != ".npz":
-            raise DataError(f"{path}: expected a .npz file or a data directory, got a {path.suffix or 'plain'} file")
+            kind = f"a {path.suffix} file" if path.suffix else "a file without suffix"
+            raise DataError(f"{path}: expected a .npz file or a data directory, got {kind}")
         return read_npz(path)
     sets = {p: f for p, f in _idx_sets(path).items() if len(f) == 4}
     if len(sets) > 1:

@@ -30,7 +30,8 @@ class ImageDataset:
 
     def __init__(self, *, images: Tensor, labels: Tensor, classes: list[str]) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4:
-            raise DataError(f"expected images as a uint8 tensor [N, C, H, W], got {images.dtype} {list(images.shape)}")
+            raise DataError(f"expected images as a uint8 tensor [N, C, H, W], "
+                            f"got {images.dtype} {list(images.shape)}")
         if labels.shape != (images.shape[0],):
             raise DataError(f"expected {images.shape[0]} labels, got shape {list(labels.shape)}")
         self.images = images
@@ -131,7 +132,7 @@ def load_dataset(name_or_path: str, *, data_dir: str | None = None) -> DataBundl
 def _bundle(name: str, splits: Splits) -> DataBundle:
     """Check the arrays agree, name the classes, split single sets and compute the statistics."""
     labels = [splits.train_labels] + ([] if splits.test_labels is None else [splits.test_labels])
-    top = max(int(lab.max()) for lab in labels if lab.size) if any(lab.size for lab in labels) else -1
+    top = max((int(lab.max()) for lab in labels if lab.size), default=-1)
     classes = splits.classes if splits.classes is not None else [str(i) for i in range(top + 1)]
     if top >= len(classes):
         raise DataError(f"{name}: expected labels below {len(classes)} (one per class), got {top}")

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import gzip
 import pickle
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image  # pillow ships with matplotlib, a dependency
+
+from ._safe_pickle import load_restricted
 
 
 class DataError(ValueError):
@@ -92,37 +93,10 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 # ---- CIFAR python batches --------------------------------------------------------------------
 
-# Everything a CIFAR batch (written by Python 2 or 3, numpy 1 or 2, any protocol) refers to.
-_PICKLE_ALLOWED = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("_codecs", "encode"),  # how Python 3 writes bytes at protocol < 3
-    ("builtins", "bytearray"),
-}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """Builds only builtin containers, bytes and numpy arrays; any other global is refused."""
-
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's own signature
-        if (module, name) not in _PICKLE_ALLOWED:
-            raise pickle.UnpicklingError(f"refused global {module}.{name}")
-        with warnings.catch_warnings():  # numpy 2 warns when numpy.core is looked up
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return super().find_class(module, name)
-
-
 def _load_batch(path: Path) -> dict[str, object]:
     try:
         with path.open("rb") as f:
-            # latin1 is how numpy asks Python 2 pickles (the published batches) to be read.
-            obj = _BatchUnpickler(f, encoding="latin1").load()
+            obj = load_restricted(f)
     except OSError as e:
         raise DataError(f"{path}: expected a readable CIFAR batch, got {e.strerror or e}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
@@ -143,9 +117,11 @@ def _batch_arrays(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     data = np.asarray(_field(batch, "data", path))
     labels = np.asarray(_field(batch, label_key, path))
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise DataError(f"{path}: expected uint8 data of shape [N, 3072], got {data.dtype} {list(data.shape)}")
+        raise DataError(f"{path}: expected uint8 data of shape [N, 3072], "
+                        f"got {data.dtype} {list(data.shape)}")
     if labels.shape != (data.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"{path}: expected {data.shape[0]} integer labels, got {labels.dtype} {list(labels.shape)}")
+        raise DataError(f"{path}: expected {data.shape[0]} integer labels, "
+                        f"got {labels.dtype} {list(labels.shape)}")
     # Rows are stored channel-planar (1024 red, 1024 green, 1024 blue values), row-major.
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
@@ -188,7 +164,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif
 
 def _class_dirs(directory: Path) -> list[Path]:
     if not directory.is_dir():
-        raise DataError(f"{directory}: expected an image folder (one subfolder per class), got no such directory")
+        raise DataError(f"{directory}: expected an image folder (one subfolder per class), "
+                        f"got no such directory")
     dirs = sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not dirs:
         raise DataError(f"{directory}: expected one subfolder per class, got none")
@@ -230,7 +207,8 @@ def read_image_folder(directory: str | Path, *, classes: list[str] | None = None
     files = [(f, names.index(d.name)) for d in dirs for f in sorted(d.iterdir())
              if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".")]
     if not files:
-        raise DataError(f"{directory}: expected images ({', '.join(IMAGE_SUFFIXES)}) in the class folders, got none")
+        raise DataError(f"{directory}: expected images ({', '.join(IMAGE_SUFFIXES)}) "
+                        f"in the class folders, got none")
     if channels is None:  # PIL reads only the header here, so this pass is cheap
         channels = 1 if all(_mode(f) in ("1", "L", "I", "I;16", "F") for f, _ in files) else 3
     mode = {1: "L", 3: "RGB"}[channels]
@@ -263,8 +241,8 @@ def to_nchw_uint8(array: np.ndarray, *, source: str) -> np.ndarray:
     elif a.ndim == 4 and a.shape[-1] in (1, 3) and a.shape[1] not in (1, 3):
         a = a.transpose(0, 3, 1, 2)
     elif a.ndim != 4 or a.shape[1] not in (1, 3):
-        raise DataError(f"{source}: expected images [N, H, W], [N, H, W, C] or [N, C, H, W] with C in 1 or 3, "
-                        f"got shape {list(array.shape)}")
+        raise DataError(f"{source}: expected images [N, H, W], [N, H, W, C] or [N, C, H, W] "
+                        f"with C in 1 or 3, got shape {list(array.shape)}")
     if np.issubdtype(a.dtype, np.floating):
         if a.size and (a.min() < 0 or a.max() > 1):
             raise DataError(f"{source}: expected float images in [0, 1], got [{a.min():g}, {a.max():g}]")
@@ -297,7 +275,8 @@ def read_npz(path: str | Path) -> Splits:
     elif {"images", "labels"} <= arrays.keys():
         groups = [("images", "labels")]
     else:
-        raise DataError(f"{path}: expected keys x_train/y_train/x_test/y_test or images/labels, got {sorted(arrays)}")
+        raise DataError(f"{path}: expected keys x_train/y_train/x_test/y_test or images/labels, "
+                        f"got {sorted(arrays)}")
     out: list[np.ndarray] = []
     for xk, yk in groups:
         images = to_nchw_uint8(arrays[xk], source=f"{path}[{xk}]")

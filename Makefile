@@ -1,0 +1,35 @@
+# `make demo` and `make test` each set up .venv on a fresh machine, then run.
+# torch==2.13.0 is pinned because these machines hold its CPU wheel on disk; a plain `torch`
+# would pull a multi-GB CUDA build.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.archzoo-installed
+FMNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: setup demo test test-slow docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m archzoo train cnn_20_50_500 --data digits --resize 28 --epochs 15 --batch-size 32 \
+		--optimizer adam --lr 2e-3 --weight-decay 0 --schedule cosine --out runs/demo-digits --overwrite
+	@if [ -d $(FMNIST) ]; then \
+		$(PY) -m archzoo train lenet5 --data fashion-mnist --epochs 3 --batch-size 64 \
+			--optimizer adam --lr 2e-3 --weight-decay 0 --schedule cosine \
+			--out runs/demo-lenet5-fashion-mnist --overwrite; \
+	else echo "Fashion-MNIST not installed: apt-get install dataset-fashion-mnist for the second run"; fi
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) runs
