@@ -201,6 +201,9 @@ def test_npz(tmp_path):
              classes=np.array(["no", "yes"]))
     bundle = load_dataset(str(tmp_path / "b.npz"))
     assert bundle.name == "b" and bundle.classes == ["no", "yes"] and (len(bundle.train), len(bundle.test)) == (8, 2)
+    np.savez(tmp_path / "d.npz", images=np.zeros((4, 8, 8), np.uint8), labels=np.arange(4), classes=np.array(["a"]))
+    with pytest.raises(DataError, match=r"d: expected labels in 0..0 \(one per class\), got 0..3"):
+        load_dataset(str(tmp_path / "d.npz"))
     np.savez(tmp_path / "c.npz", data=np.zeros(3))
     with pytest.raises(DataError, match="c.npz: expected keys x_train/y_train/x_test/y_test or images/labels"):
         read_npz(tmp_path / "c.npz")

@@ -110,7 +110,7 @@ def split_train_val(ds: ImageDataset, *, val_fraction: float, seed: int) -> tupl
     return ds.subset(torch.nonzero(~is_val).flatten()), ds.subset(torch.nonzero(is_val).flatten())
 
 
-def load_dataset(name_or_path: str, *, data_dir: str | None = None) -> DataBundle:
+def load_dataset(name_or_path: str, *, data_dir: str | Path | None = None) -> DataBundle:
     """Load a named dataset (see `KNOWN_DATASETS`; names win over same-named paths) or a path: a
     directory of IDX files, CIFAR batches, an image folder, or a `.npz` file.
 
@@ -132,10 +132,11 @@ def load_dataset(name_or_path: str, *, data_dir: str | None = None) -> DataBundl
 def _bundle(name: str, splits: Splits) -> DataBundle:
     """Check the arrays agree, name the classes, split single sets and compute the statistics."""
     labels = [splits.train_labels] + ([] if splits.test_labels is None else [splits.test_labels])
+    low = min((int(lab.min()) for lab in labels if lab.size), default=0)
     top = max((int(lab.max()) for lab in labels if lab.size), default=-1)
     classes = splits.classes if splits.classes is not None else [str(i) for i in range(top + 1)]
-    if top >= len(classes):
-        raise DataError(f"{name}: expected labels below {len(classes)} (one per class), got {top}")
+    if low < 0 or top >= len(classes):
+        raise DataError(f"{name}: expected labels in 0..{len(classes) - 1} (one per class), got {low}..{top}")
     if len(splits.train_images) == 0:
         raise DataError(f"{name}: expected training images, got none")
     train = ImageDataset(images=torch.from_numpy(splits.train_images),
