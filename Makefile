@@ -31,5 +31,8 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
+docs: $(STAMP)
+	$(PY) -m archzoo list --format md > docs/models.md.tmp && mv docs/models.md.tmp docs/models.md
+
 clean:
 	rm -rf $(VENV) runs

@@ -125,3 +125,13 @@ def test_list_models_glob():
 def test_alexnet_groups_gives_paper_count():
     with torch.device("meta"):
         assert _count(archzoo.create_model("alexnet", groups=2)) == 60_965_224
+
+
+def test_docs_model_table_is_current():
+    """docs/models.md is generated from the cards (`make docs`); it must not fall behind them."""
+    from pathlib import Path
+
+    from archzoo.models._cli import models_markdown
+
+    doc = Path(__file__).parent.parent / "docs" / "models.md"
+    assert doc.read_text() == models_markdown(ALL), "docs/models.md is stale: run `make docs`"

@@ -12,10 +12,27 @@ def _fmt(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
+def models_markdown(names: list[str]) -> str:
+    """The model table of docs/models.md, generated from the cards."""
+    rows = ["| model | family | paper | input | params | MACs | source |",
+            "|---|---|---|---|---:|---:|---|"]
+    for name in names:
+        c = model_card(name)
+        paper = f"{c.paper.title} ({c.paper.year}" + (f", arXiv:{c.paper.arxiv})" if c.paper.arxiv else ")")
+        size = "x".join(map(str, c.input_size))
+        src = c.source.replace("|", "/")
+        rows.append(f"| `{name}` | {c.family} | {paper} | {size} | {_fmt(c.params)} | "
+                    f"{_fmt(c.macs)} | {src} |")
+    return "\n".join(rows) + "\n"
+
+
 def _list(args: argparse.Namespace) -> int:
     names = list_models(args.pattern)
     if not names:
         raise ValueError(f"no model matches {args.pattern!r}; see `archzoo list`")
+    if args.format == "md":
+        print(models_markdown(names), end="")
+        return 0
     print(f"{'model':<22} {'family':<10} {'params':>14} {'MACs':>16}  input")
     for name in names:
         c = model_card(name)
@@ -65,6 +82,7 @@ def _info(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list registered models (glob pattern)")
     p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("--format", choices=["table", "md"], default="table")
     p.set_defaults(func=_list)
     p = sub.add_parser("info", help="a model's card and tail / body / head outline")
     p.add_argument("model")
