@@ -71,7 +71,8 @@ def _hints(cls: type) -> dict[str, Any]:
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *,
                             exclude: tuple[str, ...] = ()) -> None:
     """Add one option per field of `cls`; `metadata={"help": ..., "positional": True}` on a field
-    sets its help text or makes it a positional argument."""
+    sets its help text or makes it a positional argument (which may be left out, so that a
+    command like `train --resume DIR` can do without it)."""
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
         if f.name in exclude:
@@ -98,12 +99,13 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *,
         elif origin is dict or tp is dict:
             kwargs.update(nargs="*", metavar="KEY=VALUE", type=str)
         else:
+            optional = optional and tp is not str  # a path or a name may well be spelled "none"
             kwargs["type"] = _scalar_parser(tp, optional=optional)
             if optional:
                 kwargs["help"] = f"{kwargs['help']} ('none' to unset)".strip()
-        if f.metadata.get("positional"):
-            kwargs.pop("default")
-            parser.add_argument(f.name, **kwargs)
+        if f.metadata.get("positional"):  # optional on the command line; the config's check decides
+            kwargs.setdefault("nargs", "?")
+            parser.add_argument(f.name, metavar=f.name.upper(), **kwargs)
         else:
             parser.add_argument(flag, dest=f.name, **kwargs)
 

@@ -26,13 +26,17 @@ def _small_input(model, card) -> tuple[int, ...]:
 
 @pytest.mark.parametrize("name", ALL)
 def test_card_params_and_shape_at_card_input(name):
-    """Parameters equal the card's reference count; the card's input runs (shapes on meta)."""
+    """Parameters equal the card's reference count; the card's input runs (shapes on meta).
+
+    Sequence models take token ids, so only their count is checked here; their forward, backward
+    and round trip are in tests/test_recurrent_models.py."""
     card = archzoo.model_card(name)
     with torch.device("meta"):
         model = archzoo.create_model(name)
-        out = model(torch.empty(2, *card.input_size))
+        if card.task == "classification":
+            out = model(torch.empty(2, *card.input_size))
+            assert out.shape == (2, card.num_classes)
     assert _count(model) == card.params, f"{name}: {_count(model):,} != card {card.params:,}"
-    assert out.shape == (2, card.num_classes)
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -74,6 +78,11 @@ def test_small_grayscale_input(name):
     card = archzoo.model_card(name)
     cfg = archzoo.models._registry.model_config(name)
     extra = {"img_size": 28} if cfg is not None and hasattr(cfg, "img_size") else {}
+    patch = getattr(cfg, "patch_size", None)
+    if patch is not None and 28 % patch:
+        with pytest.raises(ValueError, match="divisible"):
+            archzoo.create_model(name, in_chans=1, num_classes=10, **extra)
+        return
     with torch.device("meta"):
         model = archzoo.create_model(name, in_chans=1, num_classes=10, **extra)
     x = torch.empty(2, 1, 28, 28, device="meta")

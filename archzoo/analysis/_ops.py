@@ -76,10 +76,11 @@ def _sdpa_cpu(args, kwargs, out, lecture) -> Counts:
     return counts
 
 
-def _attention_core(batch: int, tq: int, tk: int, dim: int) -> Counts:
-    scores = batch * tq * tk  # summed over heads: nh * (T_q * T_k) with nh * hs = D
+def _attention_core(batch: int, heads: int, tq: int, tk: int, dim: int) -> Counts:
+    scores = batch * heads * tq * tk
     counts = _softmax_like(scores)
-    counts["macs"] = 2 * batch * tq * tk * dim  # Q K^T and attn V
+    counts["macs"] = 2 * batch * tq * tk * dim  # Q K^T and attn V, over nh heads of hs = D / nh
+    counts["muls"] = scores  # the 1/sqrt(hs) scale
     return counts
 
 
@@ -88,7 +89,7 @@ def _native_mha(args, kwargs, out, lecture) -> Counts:
     q, k = args[0], args[1]
     batch, tq, dim = q.shape if q.ndim == 3 else (1, *q.shape)
     tk = k.shape[-2]
-    counts = _attention_core(batch, tq, tk, dim)
+    counts = _attention_core(batch, args[4], tq, tk, dim)
     counts["macs"] += batch * (2 * tq + 2 * tk) * dim * dim  # q, k, v and out projections
     counts["adds"] = batch * (2 * tq + 2 * tk) * dim  # their biases
     return counts
@@ -99,12 +100,12 @@ def _encoder_layer(args, kwargs, out, lecture) -> Counts:
     src = args[0]
     batch, t, dim = src.shape if src.ndim == 3 else (1, *src.shape)
     hidden = args[14].shape[0]  # ffn_weight_1: (F, D)
-    counts = _attention_core(batch, t, t, dim)
+    counts = _attention_core(batch, args[2], t, t, dim)
     n = batch * t * dim
     counts["macs"] += 4 * n * dim + 2 * n * hidden
-    counts["adds"] = 6 * n + batch * t * hidden + 8 * n  # biases, residuals, 2 norms
-    counts["muls"] = 6 * n
-    counts["cmps"] = batch * t * hidden
+    counts["adds"] += 6 * n + batch * t * hidden + 8 * n  # biases, residuals, 2 norms
+    counts["muls"] += 6 * n
+    counts["cmps"] += batch * t * hidden
     return counts
 
 
@@ -112,8 +113,9 @@ def _rnn_cost(steps_x_batch: int, weights: list[torch.Tensor], hidden: int, gate
     """Gate matmuls from the weight shapes; element-wise gate math per hidden unit per step."""
     macs = steps_x_batch * sum(w.numel() for w in weights if w.ndim == 2)
     n = steps_x_batch * hidden * (len([w for w in weights if w.ndim == 2]) // 2)
-    per_gate = {1: {"exps": 1, "adds": 1}, 3: {"exps": 3, "muls": 3, "adds": 4},
-                4: {"exps": 5, "muls": 3, "adds": 5}}[gates]
+    # per hidden unit and step, biases included, as the decomposed cells count them
+    per_gate = {1: {"exps": 1, "adds": 3}, 3: {"exps": 3, "muls": 2, "adds": 11},
+                4: {"exps": 5, "muls": 3, "adds": 13}}[gates]
     counts = {k: v * n for k, v in per_gate.items()}
     counts["macs"] = macs
     return counts
@@ -121,7 +123,7 @@ def _rnn_cost(steps_x_batch: int, weights: list[torch.Tensor], hidden: int, gate
 
 def _mkldnn_rnn(args, kwargs, out, lecture) -> Counts:
     x, w_ih, w_hh = args[0], args[1], args[2]
-    hidden, batch_first = args[10], args[14]
+    hidden = args[10]
     steps_x_batch = x.shape[0] * x.shape[1] if x.ndim == 3 else x.shape[0]
     return _rnn_cost(steps_x_batch, [w_ih, w_hh], hidden, w_ih.shape[0] // hidden)
 
@@ -171,6 +173,14 @@ def _compare(args, kwargs, out, lecture) -> Counts:
     return {"cmps": n_out if n_out >= n_in else n_in - n_out}
 
 
+def _sort(args, kwargs, out, lecture) -> Counts:
+    x = args[0]
+    pos = 2 if len(args) > 2 and isinstance(args[2], int) and not isinstance(args[2], bool) else 1  # topk(x, k, dim)
+    dim = args[pos] if len(args) > pos and isinstance(args[pos], int) and not isinstance(args[pos], bool) else -1
+    n = x.shape[dim % x.ndim] if x.ndim else 1
+    return {"cmps": x.numel() * max(1, math.ceil(math.log2(max(n, 2))))}  # n log n per sorted row
+
+
 def _batch_norm(args, kwargs, out, lecture) -> Counts:
     n = _numel(_first(out))
     training = any(a is True for a in args[5:6])  # native_batch_norm(x, w, b, rm, rv, training, ...)
@@ -189,7 +199,8 @@ _POINTWISE: dict[str, Counts] = {
     **{op: {"cmps": 1} for op in (
         "relu", "relu_", "threshold", "clamp", "clamp_", "clamp_min", "clamp_max", "hardtanh",
         "hardtanh_", "maximum", "minimum", "where", "eq", "ne", "lt", "gt", "le", "ge", "sign",
-        "abs", "masked_fill", "masked_fill_", "relu6", "logical_not", "isnan")},
+        "abs", "masked_fill", "bitwise_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+        "logical_and", "logical_or", "masked_fill_", "relu6", "logical_not", "isnan")},
     **{op: {"exps": 1} for op in (
         "exp", "exp_", "log", "log1p", "expm1", "tanh", "tanh_", "sigmoid", "sigmoid_", "erf",
         "pow", "pow_", "sqrt", "rsqrt", "sin", "cos", "log2", "exp2", "atan", "softplus")},
@@ -222,6 +233,7 @@ FORMULAS: dict[str, Callable[..., Counts]] = {
     "amax": _compare, "amin": _compare, "max": _compare, "min": _compare, "norm": _reduce({"exps": 1}),
     "native_batch_norm": _batch_norm, "_native_batch_norm_legit": _batch_norm,
     "_native_batch_norm_legit_no_training": _batch_norm,
+    "sort": _sort, "topk": _sort, "argsort": _sort,
     "native_layer_norm": _norm, "native_group_norm": _norm, "_fused_rms_norm": _norm,
     **{op: _each(kinds) for op, kinds in _POINTWISE.items()},
 }
@@ -237,6 +249,8 @@ gather index repeat roll flip as_strided new_empty new_zeros new_ones new_full u
 _local_scalar_dense masked_select nonzero tril triu reflection_pad1d reflection_pad2d
 replication_pad1d replication_pad2d pixel_shuffle channel_shuffle native_channel_shuffle
 upsample_nearest1d upsample_nearest3d _unsafe_index scatter set_ resize_ is_same_size item
+transpose_ t_ squeeze_ unsqueeze_ as_strided_ detach_ _assert_async sym_size index_put index_put_
+index_fill index_fill_ _pack_padded_sequence _pad_packed_sequence index_add masked_scatter scatter_ slice_scatter select_scatter one_hot
 """.split())
 
 
@@ -249,7 +263,10 @@ def count_op(func: Any, args: tuple, kwargs: dict, out: Any, *, lecture: bool) -
     name = op_name(func)
     formula = FORMULAS.get(name)
     if formula is not None:
-        return {k: v for k, v in formula(args, kwargs, out, lecture).items() if v}
+        try:
+            return {k: v for k, v in formula(args, kwargs, out, lecture).items() if v}
+        except (IndexError, TypeError, ValueError, AttributeError):
+            return None  # an overload the formula does not know: listed as uncounted
     if name in FREE or getattr(func, "is_view", False):
         return {}
     return None

@@ -30,7 +30,8 @@ class ImageClassifier(nn.Module):
     """tail -> body -> head, with the checks and hooks every classifier shares.
 
     `fixed_input` is set for models whose head flattens a map of one size (LeNet's FC layers);
-    `min_input_size` for the others is found by `probe_min_input_size` when the model is built.
+    `min_input_size` for the others is found by `probe_min_input_size` the first time it is asked
+    for (or when a forward fails), so building a deep model costs nothing extra.
     """
 
     def __init__(
@@ -54,7 +55,19 @@ class ImageClassifier(nn.Module):
         self.num_classes = num_classes
         self.num_features = num_features
         self.fixed_input = fixed_input
-        self.min_input_size = 1
+        self._min_input_size: int | None = 1
+        self._min_size_probe: Callable[[], ImageClassifier] | None = None
+
+    @property
+    def min_input_size(self) -> int:
+        if self._min_input_size is None:
+            assert self._min_size_probe is not None
+            self._min_input_size = probe_min_input_size(self._min_size_probe)
+        return self._min_input_size
+
+    @min_input_size.setter
+    def min_input_size(self, side: int) -> None:
+        self._min_input_size = side
 
     def check_input(self, x: torch.Tensor) -> None:
         name = getattr(self, "model_name", type(self).__name__)
@@ -69,15 +82,25 @@ class ImageClassifier(nn.Module):
                 f"{name} expects input (B, {self.in_chans}, {fh}, {fw}) (its head flattens a "
                 f"fixed map; build it with img_size={h} for this input); got {tuple(x.shape)}"
             )
-        if min(h, w) < self.min_input_size:
-            raise InputShapeError(
-                f"{name} needs inputs of at least {self.min_input_size}x{self.min_input_size} "
-                f"(smaller maps shrink to nothing); got {tuple(x.shape)}"
-            )
+        if self._min_input_size is not None and min(h, w) < self._min_input_size:
+            self._too_small(x)
+
+    def _too_small(self, x: torch.Tensor) -> None:
+        name = getattr(self, "model_name", type(self).__name__)
+        raise InputShapeError(
+            f"{name} needs inputs of at least {self.min_input_size}x{self.min_input_size} "
+            f"(smaller maps shrink to nothing); got {tuple(x.shape)}"
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        return self.body(self.tail(x))
+        try:
+            return self.body(self.tail(x))
+        except RuntimeError:
+            # the minimum is found only now, when a map has shrunk to nothing
+            if self._min_input_size is None and min(x.shape[-2:]) < self.min_input_size:
+                self._too_small(x)
+            raise
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=pre_logits)
@@ -122,8 +145,9 @@ def probe_min_input_size(build: Callable[[], ImageClassifier], *, limit: int = 1
 
 
 def build_classifier(make: Callable[[], ImageClassifier]) -> ImageClassifier:
-    """Build with `make()` and record the smallest input the model takes."""
+    """Build with `make()`; the smallest input it takes is probed lazily with `make`."""
     model = make()
     if model.fixed_input is None:
-        model.min_input_size = probe_min_input_size(make)
+        model._min_input_size = None
+        model._min_size_probe = make
     return model

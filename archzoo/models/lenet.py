@@ -35,6 +35,7 @@ class LeNetConfig:
     conv_act: str | None  # activation after each conv (None: the pooling is the nonlinearity)
     fc_act: str
     pool: str  # "avg" or "max"
+    act_after_pool: bool = False  # LeNet-5 squashes after subsampling (C -> S -> tanh)
     kernel_size: int = 5
     img_size: int = 32
     in_chans: int = 1
@@ -48,9 +49,11 @@ def build_lenet(cfg: LeNetConfig) -> ImageClassifier:
     for w in cfg.widths:
         stage = nn.Sequential()
         stage.add_module("conv", nn.Conv2d(chs, w, cfg.kernel_size))
-        if cfg.conv_act:
+        if cfg.conv_act and not cfg.act_after_pool:
             stage.add_module("act", get_act_layer(cfg.conv_act)())
         stage.add_module("pool", pool(2, 2))
+        if cfg.conv_act and cfg.act_after_pool:
+            stage.add_module("act", get_act_layer(cfg.conv_act)())
         stages.append(stage)
         chs, side = w, (side - cfg.kernel_size + 1) // 2
     if side < 1:

@@ -47,8 +47,6 @@ def build(cfg: TrainConfig, *, dist: Dist, model: nn.Module | None = None) -> Se
     if cfg.batch_size % dist.world_size:
         raise ValueError(f"--batch-size {cfg.batch_size}: expected a multiple of the "
                          f"{dist.world_size} processes (each takes an equal share)")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     bundle = load_dataset(cfg.data, data_dir=cfg.data_dir)
     train_set, val_set = bundle.train, None
     if cfg.val_fraction > 0:
@@ -91,12 +89,19 @@ def build(cfg: TrainConfig, *, dist: Dist, model: nn.Module | None = None) -> Se
                  model=model, optimizers=optimizers, custom_step=custom)
 
 
+def model_overrides(args: dict[str, Any]) -> dict[str, Any]:
+    """JSON lists back to tuples: family configs are frozen (hashable) dataclasses of tuples."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+
+
 def _create(cfg: TrainConfig, bundle: DataBundle, size: tuple[int, int]) -> nn.Module:
     try:
         return create_model_for_data(cfg.model, in_chans=bundle.in_chans, num_classes=bundle.num_classes,
-                                     image_size=size, **cfg.model_args)
-    except TypeError as e:  # an override the family's config does not have
-        raise ValueError(f"--model-args: {e}") from None
+                                     image_size=size, **model_overrides(cfg.model_args))
+    except TypeError as e:  # an override the family's config does not have, or of the wrong type
+        if not cfg.model_args:
+            raise
+        raise ValueError(f"--model-args {cfg.model_args}: {e}") from None
 
 
 def model_facts(cfg: TrainConfig, setup: Setup) -> dict[str, Any]:

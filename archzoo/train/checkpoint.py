@@ -90,8 +90,8 @@ def load_optimizer_state(opt: torch.optim.Optimizer, prefix: str, tensors: dict[
                          info: dict) -> None:
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
-        head, pid, name = key.split(".", 2)
-        if head == prefix:
+        if key.startswith(prefix + "."):
+            pid, name = key[len(prefix) + 1:].split(".", 1)
             state.setdefault(int(pid), {})[name] = value
     for pid, slots in info["scalars"].items():
         state.setdefault(int(pid), {}).update(slots)
@@ -157,6 +157,7 @@ def load_checkpoint(path_or_run_dir: str | Path, *, model: nn.Module | None = No
                     tag: str = "best") -> tuple[nn.Module, dict[str, Any]]:
     """(model in eval mode, sidecar meta). The model is rebuilt from the sidecar unless given."""
     from ..models._registry import create_model_for_data
+    from ._setup import model_overrides
 
     directory, tag = resolve(path_or_run_dir, tag=tag)
     meta = read_sidecar(directory / f"{tag}.json")
@@ -167,10 +168,10 @@ def load_checkpoint(path_or_run_dir: str | Path, *, model: nn.Module | None = No
         try:
             model = create_model_for_data(meta["model"], in_chans=meta["in_chans"],
                                           num_classes=meta["num_classes"],
-                                          image_size=tuple(meta["image_size"]), **meta["model_args"])
+                                          image_size=tuple(meta["image_size"]), **model_overrides(meta["model_args"]))
         except KeyError as e:
             raise CheckpointError(f"{directory / tag}.json: missing or unknown entry {e}") from None
-    load_weights(model, weights, source=str(directory / f"{tag}.safetensors"))
+    load_weights(model, weights, source=f"{directory / tag}.safetensors (a {meta.get('model')} checkpoint)")
     return model.eval(), meta
 
 

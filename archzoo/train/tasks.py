@@ -48,7 +48,9 @@ class ClassificationTask:
     def step(self, model: nn.Module, batch: Any) -> StepOutput:
         x, y = batch
         logits = model(x)  # B num_classes
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.label_smoothing)
+        # Smoothing regularizes training; evaluation reports the plain cross-entropy.
+        smoothing = self.label_smoothing if model.training else 0.0
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=smoothing)
         correct = (logits.argmax(dim=1) == y).sum().item()
         return StepOutput(loss=loss, count=y.shape[0], sums={"correct": float(correct)})
 

@@ -28,9 +28,9 @@ from ._setup import Setup, build, model_facts
 from ._state import restore_state, save_state
 from .config import TrainConfig
 from .distributed import Dist
-from .evaluate import autocast, evaluate
+from .evaluate import autocast
 from .optim import Schedule
-from .tasks import ClassificationTask, Meter
+from .tasks import ClassificationTask, Meter, Task
 
 ADVICE = "lower the learning rate; check the gradients numerically"
 
@@ -51,25 +51,47 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def train(cfg: TrainConfig, *, model: nn.Module | None = None, stop_after_steps: int | None = None,
+def train(cfg: TrainConfig, *, model: nn.Module | None = None, task: Task | None = None,
+          stop_after_steps: int | None = None,
           on_start: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Train a fresh run. `model` replaces the registry-built one (a custom model, e.g. a GAN);
+    `task` replaces classification (what a batch means: loss and metrics);
     `stop_after_steps` stops as an interruption would (checkpoint saved, `finished` False);
     `on_start` gets config.json's content on rank 0 once the run directory is written."""
     cfg.check()
-    return _Run(cfg, dist=Dist.from_env(), model=model).run(stop_after=stop_after_steps, on_start=on_start)
+    with _threads(cfg.threads):
+        return _Run(cfg, dist=Dist.from_env(), model=model, task=task).run(
+            stop_after=stop_after_steps, on_start=on_start)
 
 
-def resume(run_dir: str | Path, *, model: nn.Module | None = None, stop_after_steps: int | None = None,
-           progress: bool | None = None) -> TrainResult:
-    """Continue the run in `run_dir` from its `last` checkpoint with its saved config."""
+def resume(run_dir: str | Path, *, model: nn.Module | None = None, task: Task | None = None,
+           stop_after_steps: int | None = None, progress: bool | None = None,
+           threads: int | None = None) -> TrainResult:
+    """Continue the run in `run_dir` from its `last` checkpoint with its saved config; only the
+    display and the thread count may change (a different thread count can change the last bits
+    of some CPU kernels, so exactness holds for the same count)."""
     cfg, _ = rd.read_config(Path(run_dir))
-    cfg = replace(cfg, out=str(run_dir), **({} if progress is None else {"progress": progress}))
-    return _Run(cfg, dist=Dist.from_env(), model=model, resume_dir=Path(run_dir)).run(stop_after=stop_after_steps)
+    changes = {k: v for k, v in (("progress", progress), ("threads", threads)) if v is not None}
+    cfg = replace(cfg, out=str(run_dir), **changes)
+    with _threads(cfg.threads):
+        return _Run(cfg, dist=Dist.from_env(), model=model, task=task, resume_dir=Path(run_dir)).run(
+            stop_after=stop_after_steps)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op thread count for the run, restored after (it is process-wide)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class _Run:
-    def __init__(self, cfg: TrainConfig, *, dist: Dist, model: nn.Module | None,
+    def __init__(self, cfg: TrainConfig, *, dist: Dist, model: nn.Module | None, task: Task | None,
                  resume_dir: Path | None = None) -> None:
         self.dist = dist
         if resume_dir is None:
@@ -80,7 +102,7 @@ class _Run:
         self.s: Setup = build(cfg, dist=dist, model=model)
         self.model = self.s.model
         self.net = DistributedDataParallel(self.model) if dist.enabled else self.model
-        self.task = ClassificationTask(label_smoothing=cfg.label_smoothing)
+        self.task = task or ClassificationTask(label_smoothing=cfg.label_smoothing)
         self.schedule = Schedule.from_config(cfg, steps_per_epoch=self.s.steps_per_epoch)
         self.step, self.epoch, self.batch = 0, 0, 0
         self.history: list[dict[str, Any]] = []
@@ -88,6 +110,8 @@ class _Run:
         self.best: float | None = None
         self.last_finite: float | None = None
         self.interrupted = False
+        self._sigint = False
+        self.last_plot = time.monotonic()  # the first plot waits for a curve with a few points
 
     def _on_main(self, fn: Callable[[], Any]) -> None:
         """Run `fn` on rank 0 and raise its error on every rank, so no rank waits alone."""
@@ -95,7 +119,7 @@ class _Run:
         if self.dist.is_main:
             try:
                 fn()
-            except (OSError, ValueError) as e:
+            except Exception as e:  # noqa: BLE001 - re-raised below, after the other ranks hear of it
                 error = e
         message = self.dist.broadcast(None if error is None else str(error))
         if error is not None:
@@ -154,11 +178,11 @@ class _Run:
                     bar.update(1)
                     bar.set_postfix(self._postfix(lr), refresh=False)
                     if self.interrupted or self.step == stop_after:
-                        save_state(self, finished=False)
+                        save_state(self, finished=False, stopping=True)
                         if self.interrupted:
                             if self.dist.is_main:
-                                print(f"interrupted at step {self.step}; checkpoint saved; continue with "
-                                      f"`archzoo train --resume {self.out}`", file=sys.stderr)
+                                tqdm.write(f"interrupted at step {self.step}; checkpoint saved; continue with "
+                                           f"`archzoo train --resume {self.out}`", file=sys.stderr)
                             raise KeyboardInterrupt
                         return True
             self._end_epoch()
@@ -171,7 +195,8 @@ class _Run:
         if self.s.custom_step:
             with autocast(self.cfg.bf16):
                 metrics = {k: float(v) for k, v in self.model.train_step(batch, opts).items()}
-            self._check_finite(metrics.get("loss", sum(metrics.values())))
+            finite = all(math.isfinite(v) for v in metrics.values())
+            self._check_finite(metrics.get("loss", 0.0) if finite else math.nan)
             self.meter.add(loss=metrics.get("loss", 0.0), count=n, sums={k: v * n for k, v in metrics.items()})
             return
         for opt in opts:
@@ -188,8 +213,8 @@ class _Run:
 
     def _check_finite(self, loss: float) -> None:
         """Stop before the update on a NaN/Inf loss; also carries Ctrl-C to every rank."""
-        total, stop = self.dist.all_sum([loss, float(self.interrupted)])
-        self.interrupted = stop > 0
+        total, stop = self.dist.all_sum([loss, float(self._sigint)])
+        self.interrupted = stop > 0  # agreed by every rank, so they all stop after this step
         if not math.isfinite(total):
             last = "none yet" if self.last_finite is None else f"{self.last_finite:.6g} at step {self.step}"
             raise TrainingDiverged(
@@ -200,12 +225,27 @@ class _Run:
 
     def _postfix(self, lr: float) -> dict[str, str]:
         m = self.meter
-        post = {"loss": f"{m.loss_sum / max(m.count, 1):.4f}"}
-        if "correct" in m.sums:
-            post["acc"] = f"{m.sums['correct'] / max(m.count, 1):.3f}"
+        if self.s.custom_step:
+            post = {k: f"{v / max(m.count, 1):.4f}" for k, v in m.sums.items()}
+        else:
+            post = {k: f"{v:.4f}" for k, v in
+                    self.task.summarize(loss_sum=m.loss_sum, count=m.count, sums=m.sums).items()}
         post["lr"] = f"{lr:.3g}"
         post["samples/s"] = f"{m.count * self.dist.world_size / max(m.seconds, 1e-9):.0f}"
         return post
+
+    @torch.no_grad()
+    def _measure(self, loader: Any) -> dict[str, float]:
+        """The task's metrics over a whole loader in eval mode (validation, test). Every rank
+        measures the full set on identical weights, so no reduction is needed."""
+        self.model.eval()
+        meter = Meter()
+        for batch in loader:
+            with autocast(self.cfg.bf16):
+                out = self.task.step(self.model, batch)
+            meter.add(loss=out.loss.item(), count=out.count, sums=out.sums)
+        self.model.train()
+        return self.task.summarize(loss_sum=meter.loss_sum, count=meter.count, sums=meter.sums)
 
     def _end_epoch(self) -> None:
         cfg = self.cfg
@@ -216,37 +256,30 @@ class _Run:
         seconds /= self.dist.world_size
         row: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step, "lr": lr, "seconds": seconds,
                                "samples_per_s": count / seconds if seconds else math.nan}
-        if self.s.custom_step:
+        self.epoch, self.batch, self.meter = self.epoch + 1, 0, Meter()
+        last_epoch = self.epoch == cfg.epochs
+        if self.s.custom_step:  # its own step, its own metrics: no task to validate with
             row.update({f"train_{k}": v / count for k, v in zip(keys, sums)})
         else:
             train = self.task.summarize(loss_sum=loss_sum, count=int(count), sums=dict(zip(keys, sums)))
-            row.update(train_loss=train["loss"], train_acc=train["acc"])
+            row.update({f"train_{k}": v for k, v in train.items()})
             if self.s.val_loader is not None:
-                val = evaluate(self.model, self.s.val_loader, num_classes=self.s.bundle.num_classes, bf16=cfg.bf16)
-                row.update(val_loss=val.loss, val_acc=val.accuracy)
-        self.epoch, self.batch, self.meter = self.epoch + 1, 0, Meter()
-        last_epoch = self.epoch == cfg.epochs
-        if last_epoch and not self.s.custom_step:
-            test = evaluate(self.model, self.s.test_loader, num_classes=self.s.bundle.num_classes, bf16=cfg.bf16)
-            row.update(test_loss=test.loss, test_acc=test.accuracy)
+                row.update({f"val_{k}": v for k, v in self._measure(self.s.val_loader).items()})
+            if last_epoch:
+                row.update({f"test_{k}": v for k, v in self._measure(self.s.test_loader).items()})
         self.history.append(row)
-        score, higher = self._score(row)
+        score = row.get(f"val_{self.task.best_metric}")
+        higher = self.task.higher_is_better
+        if score is None:  # no validation set: the training loss decides
+            score, higher = row.get("train_loss"), False
         improved = score is None or self.best is None or (score > self.best if higher else score < self.best)
         if improved:
             self.best = score
         save_state(self, finished=last_epoch, best=improved)
         if cfg.progress and self.dist.is_main:
-            shown = {k: v for k, v in row.items() if k not in ("epoch", "step") and isinstance(v, float)}
-            tqdm.write(f"epoch {row['epoch']}/{cfg.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in shown.items()),
-                       file=sys.stderr)
-
-    @staticmethod
-    def _score(row: dict[str, Any]) -> tuple[float | None, bool]:
-        """(value, higher is better) that picks `best`: validation accuracy, else the training
-        loss; None (every epoch is best) for a custom step that reports no loss."""
-        if row.get("val_acc") is not None:
-            return row["val_acc"], True
-        return row.get("train_loss"), False
+            order = [k for k in row if k.startswith(("train_", "val_", "test_"))] + ["lr", "samples_per_s"]
+            shown = " ".join(f"{k}={row[k]:.4g}" for k in order if isinstance(row.get(k), float))
+            tqdm.write(f"epoch {row['epoch']}/{cfg.epochs} {shown} ({row['seconds']:.1f}s)", file=sys.stderr)
 
     @contextlib.contextmanager
     def _catch_sigint(self) -> Iterator[None]:
@@ -257,7 +290,7 @@ class _Run:
         previous = signal.getsignal(signal.SIGINT)
 
         def handler(signum: int, frame: Any) -> None:
-            self.interrupted = True
+            self._sigint = True
             signal.signal(signal.SIGINT, previous)
 
         signal.signal(signal.SIGINT, handler)

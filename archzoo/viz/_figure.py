@@ -11,8 +11,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def new_figure(*, width: float, height: float, ncols: int = 1) -> tuple[Figure, list]:
-    fig = Figure(figsize=(width, height), layout="constrained")
+def new_figure(*, width: float, height: float, ncols: int = 1, layout: str | None = "constrained") -> tuple[Figure, list]:
+    """A figure and its axes; `layout=None` skips constrained layout, which costs most of the
+    drawing time of a simple plot redrawn every epoch."""
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, ncols, squeeze=False)[0]
     return fig, list(axes)

@@ -22,7 +22,8 @@ def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], p
     fig, (ax,) = new_figure(width=side + 1, height=side)
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, label="share of true class")
-    ax.set_xticks(range(n), labels=list(classes), rotation=45, ha="right")
+    slanted = max(map(len, classes)) > 2  # long names would overlap side by side
+    ax.set_xticks(range(n), labels=list(classes), rotation=45 if slanted else 0, ha="right" if slanted else "center")
     ax.set_yticks(range(n), labels=list(classes))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

@@ -21,7 +21,8 @@ def _series(rows: list[dict[str, Any]], key: str) -> tuple[list[float], list[flo
 def plot_curves(rows: list[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
     """Two panels (loss; accuracy) with train and validation lines per epoch; columns other than
     train_/val_ loss and acc (a GAN's losses) go on the loss panel."""
-    fig, (ax_loss, ax_acc) = new_figure(width=9, height=3.6, ncols=2)
+    fig, (ax_loss, ax_acc) = new_figure(width=9, height=3.6, ncols=2, layout=None)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.88, wspace=0.25)
     keys = sorted({k for r in rows for k in r} - {"epoch", "step", "lr", "seconds", "samples_per_s"})
     for key in keys:
         xs, ys = _series(rows, key)
