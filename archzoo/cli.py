@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "archzoo.train._cli",
     "archzoo.data._cli",
     "archzoo.analysis._cli",
+    "archzoo.viz._cli",
+    "archzoo.generate._cli",
 ]
 
 

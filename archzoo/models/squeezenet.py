@@ -26,31 +26,12 @@ import torch.nn as nn
 
 from ..blocks import ConvNormAct
 from ..blocks.fire import Fire
+from ..blocks.heads import PositionwiseHead
 from ._base import FeatureInfo, ImageClassifier, build_classifier
 from ._registry import ModelCard, Paper, register_variants
 
 PAPER = Paper("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
               2016, "1602.07360", "Iandola, Han, Moskewicz, Ashraf, Dally, Keutzer")
-
-
-class PositionwiseHead(nn.Module):
-    """dropout -> the same linear classifier at every position -> ReLU -> average over positions."""
-
-    def __init__(self, in_features: int, num_classes: int, *, drop_rate: float = 0.5) -> None:
-        super().__init__()
-        self.in_features = in_features
-        self.drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(in_features, num_classes)
-        self.act = nn.ReLU()
-
-    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        if pre_logits:
-            return x.mean((2, 3))  # (B, C)
-        x = self.drop(x).permute(0, 2, 3, 1)  # (B, H, W, C)
-        return self.act(self.fc(x)).mean((1, 2))  # (B, num_classes): the positions' votes averaged
-
-    def reset(self, num_classes: int) -> None:
-        self.fc = nn.Linear(self.in_features, num_classes)
 
 
 @dataclass(frozen=True)

@@ -65,15 +65,19 @@ def _train(args: argparse.Namespace) -> int:
         print(f"run: {result.run_dir}")
         if result.test_acc is not None:
             print(f"test accuracy: {result.test_acc:.4f}")
+        final = result.history[-1] if result.history and result.finished else {}
+        for key in ("test_bpc", "test_ppl", "test_exact", "test_token_acc"):  # sequence runs
+            if isinstance(final.get(key), float):
+                print(f"{key.replace('_', ' ', 1)}: {final[key]:.4f}")
     return 0
 
 
 def _print_config(doc: dict) -> None:
     print("config: " + json.dumps(doc["config"], sort_keys=False))
-    m = doc["model"]
-    print(f"model: {m['name']} ({m['params']:,} params) on {doc['data']['name']}: "
-          f"{doc['data']['train']} train / {doc['data']['val']} val / {doc['data']['test']} test images, "
-          f"{len(doc['data']['classes'])} classes", flush=True)
+    m, d = doc["model"], doc["data"]
+    unit, what = (d["unit"], "tokens in the vocabulary") if "unit" in d else ("images", "classes")
+    print(f"model: {m['name']} ({m['params']:,} params) on {d['name']}: "
+          f"{d['train']} train / {d['val']} val / {d['test']} test {unit}, {len(d['classes'])} {what}", flush=True)
 
 
 def _checkpoint_transform(meta: dict):  # noqa: ANN202 - a data.Compose
@@ -87,10 +91,17 @@ def _eval(args: argparse.Namespace) -> int:
     from ..data import BatchLoader, load_dataset
     from ..viz.confusion import plot_confusion
     from . import run_dir as rd
+    from ._setup import card_task
+    from .checkpoint import read_sidecar
     from .evaluate import evaluate
 
-    model, meta = load_checkpoint(args.checkpoint, tag=args.tag)
     directory, tag = resolve(args.checkpoint, tag=args.tag)
+    kind = card_task(read_sidecar(directory / f"{tag}.json").get("model", ""))
+    if kind in ("language-modelling", "seq2seq"):
+        how = ("`archzoo translate RUN_DIR --eval test` decodes the test split" if kind == "seq2seq" else
+               "its test bits per character are in metrics.csv; `archzoo generate RUN_DIR --prompt TEXT` samples")
+        raise ValueError(f"{args.checkpoint}: eval measures image classifiers, this is a {kind} run; {how}")
+    model, meta = load_checkpoint(args.checkpoint, tag=args.tag)
     data, data_dir = args.data or meta["data"], args.data_dir
     if args.data is None and data_dir is None and rd.is_run(directory):
         data_dir = rd.read_config(directory)[0].data_dir

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,26 +15,28 @@ import torch
 import torch.nn as nn
 
 from ..data import BatchLoader, DataBundle, build_transforms, load_dataset, split_train_val
-from ..models._registry import create_model_for_data, model_config
+from ..models._registry import create_model_for_data, model_card, model_config
 from .config import TrainConfig
 from .distributed import Dist
 from .optim import build_optimizer
-from .tasks import has_custom_step
+from .tasks import ClassificationTask, Task, has_custom_step
 
 EVAL_BATCH = 256  # no gradients are kept, so evaluation batches can be larger than training's
 
 
 @dataclass
 class Setup:
-    bundle: DataBundle
-    train_loader: BatchLoader
+    bundle: DataBundle  # or a _setup_text.TextBundle
+    train_loader: BatchLoader  # or LMBatches / PairBatches: set_epoch, iter_from, len, dataset
     val_loader: BatchLoader | None
     test_loader: BatchLoader
     steps_per_epoch: int
-    image_size: tuple[int, int]
+    image_size: tuple[int, ...]  # (H, W); a sequence run's (T,)
     model: nn.Module
     optimizers: list[torch.optim.Optimizer]
     custom_step: bool
+    task: Task | None = None  # what a batch means, chosen from the model card's task
+    data_sizes: dict[str, int] = field(default_factory=dict)  # config fields the data set (vocab sizes)
 
 
 def seed_everything(seed: int) -> None:
@@ -43,7 +45,21 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def card_task(name: str) -> str:
+    """The registered model's task ("classification", "language-modelling", "seq2seq", ...);
+    "classification" for a name the registry does not know (a custom model passed to `train`)."""
+    try:
+        return model_card(name).task
+    except KeyError:
+        return "classification"
+
+
 def build(cfg: TrainConfig, *, dist: Dist, model: nn.Module | None = None) -> Setup:
+    kind = card_task(cfg.model)
+    from ._setup_text import TEXT_TASKS, build_text
+
+    if kind in TEXT_TASKS:
+        return Setup(**build_text(cfg, dist=dist, kind=kind, model=model, overrides=model_overrides(cfg.model_args)))
     if cfg.batch_size % dist.world_size:
         raise ValueError(f"--batch-size {cfg.batch_size}: expected a multiple of the "
                          f"{dist.world_size} processes (each takes an equal share)")
@@ -86,7 +102,8 @@ def build(cfg: TrainConfig, *, dist: Dist, model: nn.Module | None = None) -> Se
     return Setup(bundle=bundle, train_loader=train_loader,
                  val_loader=eval_loader(val_set) if val_set is not None else None,
                  test_loader=eval_loader(bundle.test), steps_per_epoch=steps, image_size=size,
-                 model=model, optimizers=optimizers, custom_step=custom)
+                 model=model, optimizers=optimizers, custom_step=custom,
+                 task=ClassificationTask(label_smoothing=cfg.label_smoothing))
 
 
 def model_overrides(args: dict[str, Any]) -> dict[str, Any]:
@@ -96,12 +113,17 @@ def model_overrides(args: dict[str, Any]) -> dict[str, Any]:
 
 def _create(cfg: TrainConfig, bundle: DataBundle, size: tuple[int, int]) -> nn.Module:
     try:
-        return create_model_for_data(cfg.model, in_chans=bundle.in_chans, num_classes=bundle.num_classes,
-                                     image_size=size, **model_overrides(cfg.model_args))
+        model = create_model_for_data(cfg.model, in_chans=bundle.in_chans, num_classes=bundle.num_classes,
+                                      image_size=size, **model_overrides(cfg.model_args))
     except TypeError as e:  # an override the family's config does not have, or of the wrong type
         if not cfg.model_args:
             raise
         raise ValueError(f"--model-args {cfg.model_args}: {e}") from None
+    if cfg.init:  # transfer learning: reference weights, a fresh head, optionally a frozen body
+        from ..models._reference import init_for_transfer
+
+        init_for_transfer(model, cfg.init, source=cfg.source, freeze=cfg.freeze, num_classes=bundle.num_classes)
+    return model
 
 
 def model_facts(cfg: TrainConfig, setup: Setup) -> dict[str, Any]:
@@ -118,7 +140,8 @@ def model_facts(cfg: TrainConfig, setup: Setup) -> dict[str, Any]:
     if dataclasses.is_dataclass(base):
         fields = {f.name for f in dataclasses.fields(base)}
         resolved = {k: v for k, v in {"in_chans": setup.bundle.in_chans, "num_classes": setup.bundle.num_classes,
-                                      "img_size": setup.image_size[0], **cfg.model_args}.items() if k in fields}
+                                      "img_size": setup.image_size[0], **setup.data_sizes,
+                                      **cfg.model_args}.items() if k in fields}
         facts["config"] = {k: v if isinstance(v, (int, float, str, bool, type(None), list, tuple)) else repr(v)
                            for k, v in dataclasses.asdict(dataclasses.replace(base, **resolved)).items()}
     return facts

@@ -19,7 +19,8 @@ def _opt(help_text: str, **kw: Any) -> Any:
 class TrainConfig:
     model: str = field(default="", metadata={"help": "registered model name (archzoo list)",
                                               "positional": True})
-    data: str = _opt("dataset name (digits, fashion-mnist, ...) or a path", default="digits")
+    data: str = _opt("dataset name (digits, fashion-mnist, ...; a corpus such as pystdlib or shakespeare, "
+                     "or a task such as dates, for sequence models) or a path", default="digits")
     data_dir: Optional[str] = _opt("where a named dataset's files are", default=None)
     out: Optional[str] = _opt("run directory (default runs/MODEL-DATA-TIME)", default=None)
     epochs: int = _opt("passes over the training set", default=10)
@@ -46,6 +47,10 @@ class TrainConfig:
     resize: Optional[int] = _opt("resize images to this side", default=None)
     model_args: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "model config overrides, e.g. --model-args drop_rate=0.1 stem=cifar"})
+    init: Optional[str] = _opt("start from a reference checkpoint (.safetensors or .pth) of the same "
+                               "architecture; the head is reset to the data's classes", default=None)
+    source: Literal["torchvision", "timm"] = _opt("whose checkpoint --init is", default="torchvision")
+    freeze: Literal["none", "body"] = _opt("with --init: train only the head", default="none")
     overwrite: bool = _opt("replace a run already in --out", default=False)
     max_steps_per_epoch: Optional[int] = _opt("cap steps per epoch (quick checks)", default=None)
     threads: Optional[int] = _opt("torch intra-op threads (default: torch's choice)", default=None)
@@ -77,5 +82,6 @@ class TrainConfig:
              f"--max-steps-per-epoch: expected >= 1, got {self.max_steps_per_epoch}")
         need(self.resize is None or self.resize >= 1, f"--resize: expected >= 1, got {self.resize}")
         need(self.threads is None or self.threads >= 1, f"--threads: expected >= 1, got {self.threads}")
+        need(self.init is not None or self.freeze == "none", "--freeze body: needs --init CHECKPOINT")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "--nesterov: needs --optimizer sgd and --momentum > 0")

@@ -102,7 +102,7 @@ class _Run:
         self.s: Setup = build(cfg, dist=dist, model=model)
         self.model = self.s.model
         self.net = DistributedDataParallel(self.model) if dist.enabled else self.model
-        self.task = task or ClassificationTask(label_smoothing=cfg.label_smoothing)
+        self.task = task or self.s.task or ClassificationTask(label_smoothing=cfg.label_smoothing)
         self.schedule = Schedule.from_config(cfg, steps_per_epoch=self.s.steps_per_epoch)
         self.step, self.epoch, self.batch = 0, 0, 0
         self.history: list[dict[str, Any]] = []
@@ -151,11 +151,13 @@ class _Run:
 
     def facts(self) -> dict[str, Any]:
         b = self.s.bundle
-        return {"model": model_facts(self.cfg, self.s), "world_size": self.dist.world_size,
-                "data": {"name": b.name, "classes": b.classes, "in_chans": b.in_chans,
-                         "image_size": list(self.s.image_size), "mean": list(b.mean), "std": list(b.std),
-                         "train": len(self.s.train_loader.dataset), "test": len(b.test),
-                         "val": len(self.s.val_loader.dataset) if self.s.val_loader else 0},
+        data = {"name": b.name, "classes": b.classes, "in_chans": b.in_chans,
+                "image_size": list(self.s.image_size), "mean": list(b.mean), "std": list(b.std),
+                "train": len(self.s.train_loader.dataset), "test": len(b.test),
+                "val": len(self.s.val_loader.dataset) if self.s.val_loader else 0}
+        if hasattr(b, "vocabs"):  # a sequence run: what `archzoo generate / translate` decode with
+            data.update(unit=b.unit, vocabs=b.vocabs)
+        return {"model": model_facts(self.cfg, self.s), "world_size": self.dist.world_size, "data": data,
                 "steps_per_epoch": self.s.steps_per_epoch}
 
     def _loop(self, stop_after: int | None) -> bool:

@@ -1,0 +1,239 @@
+"""Load reference checkpoints (torchvision, timm) into archzoo models.
+
+One generic mechanism instead of a hand table per model: archzoo builds each architecture in the
+same module order as the reference implementation, so the two state dicts pair up tensor by tensor
+in order. A few per-family rules fix where the orders differ (`_RULES`: reference keys to drop, to
+move, auxiliary heads), and every pair is checked: equal shapes (or a conv <-> linear reshape of
+the same weight, as squeezenet's 1x1-conv classifier and convnext's (C, 1, 1) layer scale), and
+batch-norm buffers only onto the same buffers. Anything else raises one line naming the first
+mismatches and the archzoo model the checkpoint fits best.
+
+torchvision's `googlenet` / `inception_v3` checkpoints are used with `transform_input=True`, which
+re-normalizes ImageNet-normalized input to mean = std = 0.5; archzoo has no such step, so feed those
+weights input normalized with mean = std = 0.5 (the logits then equal torchvision's).
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+
+_BN = ("running_mean", "running_var", "num_batches_tracked")
+_HEADISH = ("head.", "aux_heads.")
+
+# archzoo name -> the reference implementation's name, per source.
+_TV = {"alexnet_owt": "alexnet", "googlenet_bn": "googlenet", "inception_v3": "inception_v3",
+       "resnet18": "resnet18", "resnet34": "resnet34", "resnet50_v1_5": "resnet50",
+       "resnet101_v1_5": "resnet101", "resnet152_v1_5": "resnet152",
+       "squeezenet1_0": "squeezenet1_0", "squeezenet1_1": "squeezenet1_1",
+       "mobilenet_v2": "mobilenet_v2", "mobilenet_v3_small": "mobilenet_v3_small",
+       "mobilenet_v3_large": "mobilenet_v3_large"}
+_TV.update({n: n for n in [f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")]
+            + [f"densenet{d}" for d in (121, 161, 169, 201)]
+            + [f"efficientnet_b{i}" for i in range(8)] + [f"efficientnet_v2_{s}" for s in "sml"]
+            + [f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")]
+            + [f"convnext_{s}" for s in ("tiny", "small", "base", "large")]
+            + ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14", "swin_t", "swin_s", "swin_b"]})
+_TIMM = {"deit_tiny_patch16_224": "deit_tiny_patch16_224", "deit_small_patch16_224": "deit_small_patch16_224",
+         "vit_b_16": "vit_base_patch16_224", "vit_b_32": "vit_base_patch32_224",
+         "vit_l_16": "vit_large_patch16_224",
+         "resnet18": "resnet18", "resnet34": "resnet34",
+         "resnet50_v1_5": "resnet50", "resnet101_v1_5": "resnet101", "resnet152_v1_5": "resnet152",
+         "swin_t": "swin_tiny_patch4_window7_224", "swin_s": "swin_small_patch4_window7_224",
+         "swin_b": "swin_base_patch4_window7_224", "inception_v3": "inception_v3",
+         "mobilenet_v2": "mobilenetv2_100", "mobilenet_v1_100": "mobilenetv1_100",
+         "mobilenet_v3_large": "mobilenetv3_large_100", "mobilenet_v3_small": "mobilenetv3_small_100",
+         "efficientnet_b0": "efficientnet_b0"}
+_TIMM.update({n: n for n in [f"densenet{d}" for d in (121, 161, 169, 201)]
+              + [f"convnext_{s}" for s in ("tiny", "small", "base", "large")]})
+PROVIDED: dict[str, dict[str, str]] = {"torchvision": _TV, "timm": _TIMM}
+
+# (source, archzoo-name glob) -> rules on the reference keys. "move": (key regex, template of the key
+# to put it before); "aux": reference auxiliary-head keys, moved last (archzoo registers `aux_heads`
+# after the head) or dropped when the model was built without them.
+_RULES: dict[tuple[str, str], dict[str, Any]] = {
+    ("torchvision", "vit_*"): {"move": [(r"encoder\.pos_embedding", "conv_proj.weight")]},
+    ("torchvision", "swin_*"): {
+        "drop": r".*\.relative_position_index",
+        "move": [(r"(.*)\.attn\.relative_position_bias_table", r"\1.norm1.weight"),
+                 (r"(features\.\d+)\.norm\.(weight|bias)", r"\1.reduction.weight")]},
+    ("timm", "swin_*"): {"move": [(r"(.*)\.attn\.relative_position_bias_table", r"\1.norm1.weight")]},
+    ("torchvision", "googlenet*"): {"aux": r"aux[12]\..*"},
+    ("torchvision", "inception_v3"): {"aux": r"AuxLogits\..*"},
+    ("timm", "inception_v3"): {"aux": r"AuxLogits\..*"},
+}
+
+
+class ReferenceWeightsError(ValueError):
+    """A checkpoint that does not map onto the model, or an architecture the source lacks."""
+
+
+def _rules(source: str, name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for (src, pattern), rule in _RULES.items():
+        if src == source and fnmatch.fnmatchcase(name, pattern):
+            out.update(rule)
+    return out
+
+
+def _arrange(ref: Sequence[tuple[str, tuple]], rules: dict[str, Any], has_aux: bool) -> list[tuple[str, tuple]]:
+    """The reference keys in archzoo's module order."""
+    keys = [kv for kv in ref if not (rules.get("drop") and re.fullmatch(rules["drop"], kv[0]))]
+    if rules.get("aux"):
+        aux = [kv for kv in keys if re.fullmatch(rules["aux"], kv[0])]
+        keys = [kv for kv in keys if not re.fullmatch(rules["aux"], kv[0])] + (aux if has_aux else [])
+    for pattern, template in rules.get("move", ()):
+        for kv in [kv for kv in keys if re.fullmatch(pattern, kv[0])]:
+            target = re.sub(pattern, template, kv[0])
+            keys.remove(kv)
+            at = next((i for i, (k, _) in enumerate(keys) if k == target), None)
+            keys.insert(len(keys) if at is None else at, kv)
+    return keys
+
+
+def _fits(ref_shape: tuple, our_shape: tuple) -> bool:
+    if ref_shape == our_shape:
+        return True  # else a conv <-> linear view of one weight: same rows, same numbers
+    return (len(ref_shape) != len(our_shape) and ref_shape[:1] == our_shape[:1]
+            and torch.Size(ref_shape).numel() == torch.Size(our_shape).numel())
+
+
+def plan(model: nn.Module, ref: Sequence[tuple[str, tuple]], *, source: str, name: str | None = None,
+         head: bool = True, adapt_in_chans: bool = False) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """Pair reference (key, shape)s with the model's state dict: ([(ref_key, our_key, how)], problems).
+
+    `how` is "copy", "reshape", "in_chans" (first conv summed / repeated over input channels) or
+    "skip" (with head=False, a classifier layer whose class count differs keeps its own init)."""
+    name = name or getattr(model, "model_name", type(model).__name__)
+    ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    has_aux = any(k.startswith("aux_heads.") for k, _ in ours)
+    theirs = _arrange([(k, tuple(s)) for k, s in ref], _rules(source, name), has_aux)
+    pairs, problems, first_conv = [], [], True
+    for (rk, rs), (ok, os_) in zip(theirs, ours):
+        how = "copy" if rs == os_ else "reshape"
+        bn_ok = (rk.rsplit(".", 1)[-1] in _BN) == (ok.rsplit(".", 1)[-1] in _BN)
+        if len(os_) == 4 and first_conv:
+            first_conv = False
+            if adapt_in_chans and len(rs) == 4 and rs[0] == os_[0] and rs[2:] == os_[2:] and rs[1] != os_[1]:
+                how = "in_chans"
+        if how != "in_chans" and not _fits(rs, os_):
+            if not head and ok.startswith(_HEADISH) and rs[1:] == os_[1:]:
+                how = "skip"
+            else:
+                bn_ok = False
+        if not bn_ok:
+            problems.append(f"{rk} {list(rs)} -> {ok} {list(os_)}")
+        pairs.append((rk, ok, how))
+    if len(theirs) != len(ours):
+        extra = [f"{k} {list(s)} -> (nothing)" for k, s in theirs[len(ours):]]
+        extra += [f"(nothing) -> {k} {list(s)}" for k, s in ours[len(theirs):]]
+        problems.append(f"{len(theirs)} reference tensors vs {len(ours)} in archzoo's {name}")
+        problems.extend(extra[:2])
+    return pairs, problems
+
+
+def reference_name(name: str, source: str) -> str:
+    """The source's name for archzoo's `name`; raises for an architecture the source lacks."""
+    if source not in PROVIDED:
+        raise ReferenceWeightsError(f"source {source!r}: expected one of {', '.join(PROVIDED)}")
+    if name not in PROVIDED[source]:
+        close = difflib.get_close_matches(name, PROVIDED[source], n=3, cutoff=0.4)
+        hint = f"; closest it provides: {', '.join(close)}" if close else ""
+        raise ReferenceWeightsError(f"{source} does not provide archzoo's {name}{hint}")
+    return PROVIDED[source][name]
+
+
+def closest_model(ref: Sequence[tuple[str, tuple]], *, source: str) -> str | None:
+    """The archzoo model (among those `source` provides) whose tensors the checkpoint fits best."""
+    from ._registry import create_model
+
+    best, best_score = None, -1.0
+    for name in PROVIDED[source]:
+        with torch.device("meta"):
+            model = create_model(name)
+        pairs, problems = plan(model, ref, source=source, name=name)
+        n = len(model.state_dict())
+        score = (len(pairs) - len(problems)) / max(n, len(ref))
+        if score > best_score:
+            best, best_score = name, score
+    return best
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a .safetensors file, or of a .pth/.pt/.bin file read with weights_only=True."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: expected a .safetensors or .pth checkpoint, got no such file")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a pickle with code in it, or not a checkpoint at all
+        raise ReferenceWeightsError(f"{path}: expected a weights-only .pth state dict, got: "
+                                    f"{str(e).splitlines()[0]}") from None
+    return _unwrap(obj, str(path))
+
+
+def _unwrap(obj: Any, where: str) -> dict[str, torch.Tensor]:
+    for key in ("state_dict", "model", "model_state"):  # training checkpoints wrap the weights
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ReferenceWeightsError(f"{where}: expected a state dict of tensors, got {type(obj).__name__}")
+    prefix = "module."  # saved from DistributedDataParallel
+    if obj and all(k.startswith(prefix) for k in obj):
+        obj = {k[len(prefix):]: v for k, v in obj.items()}
+    return dict(obj)
+
+
+def load_reference_weights(model: nn.Module, state_dict_or_path: Mapping[str, torch.Tensor] | str | Path,
+                           source: str = "torchvision", *, head: bool = True,
+                           adapt_in_chans: bool = False) -> nn.Module:
+    """Copy a torchvision or timm checkpoint of the same architecture into `model` (in place).
+
+    With `head=False` the last classifier layer is left as it is when its class count differs (for
+    transfer learning); with `adapt_in_chans=True` the first conv's RGB filters are summed for a
+    1-channel model (repeated and rescaled for more channels)."""
+    name = getattr(model, "model_name", type(model).__name__)
+    reference_name(name, source)
+    sd = (read_state_dict(state_dict_or_path) if isinstance(state_dict_or_path, (str, Path))
+          else _unwrap(state_dict_or_path, "state dict"))
+    ref = [(k, tuple(v.shape)) for k, v in sd.items()]
+    pairs, problems = plan(model, ref, source=source, name=name, head=head, adapt_in_chans=adapt_in_chans)
+    if problems:
+        close = closest_model(ref, source=source)
+        raise ReferenceWeightsError(
+            f"{source} checkpoint does not map onto archzoo's {name}: {'; '.join(problems[:3])}"
+            f"{f' (+{len(problems) - 3} more)' if len(problems) > 3 else ''}; closest archzoo model: {close}")
+    ours = model.state_dict()
+    new = {}
+    for rk, ok, how in pairs:
+        value, target = sd[rk], ours[ok]
+        if how == "skip":
+            value = target
+        elif how == "in_chans":
+            c = target.shape[1]
+            value = value.sum(1, keepdim=True) if c == 1 else value.repeat(1, -(-c // value.shape[1]), 1, 1)[:, :c] * (
+                value.shape[1] / c)
+        new[ok] = value.reshape(target.shape).to(target.dtype)
+    model.load_state_dict(new, strict=True)
+    return model
+
+
+def init_for_transfer(model: nn.Module, path: str | Path, *, source: str, freeze: str, num_classes: int) -> None:
+    """`archzoo train --init`: reference weights, a fresh head for `num_classes`, and with
+    freeze="body" every parameter outside the head frozen (batch-norm statistics still adapt)."""
+    load_reference_weights(model, path, source, head=False, adapt_in_chans=True)
+    if hasattr(model, "reset_head"):
+        model.reset_head(num_classes)
+    if freeze == "body":
+        trainable = {id(p) for p in model.head.parameters()} if hasattr(model, "head") else set()
+        for p in model.parameters():
+            p.requires_grad_(id(p) in trainable)
