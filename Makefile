@@ -13,17 +13,16 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[data,test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m archzoo train cnn_20_50_500 --data digits --resize 28 --epochs 15 --batch-size 32 \
-		--optimizer adam --lr 2e-3 --weight-decay 0 --schedule cosine --out runs/demo-digits --overwrite
+		--optimizer adam --lr 2e-3 --out runs/demo-digits --overwrite
 	@if [ -d $(FMNIST) ]; then \
-		$(PY) -m archzoo train lenet5 --data fashion-mnist --epochs 3 --batch-size 64 \
-			--optimizer adam --lr 2e-3 --weight-decay 0 --schedule cosine \
-			--out runs/demo-lenet5-fashion-mnist --overwrite; \
-	else echo "Fashion-MNIST not installed: apt-get install dataset-fashion-mnist for the second run"; fi
+		$(PY) -m archzoo train cnn_20_50_500 --data fashion-mnist --epochs 3 --optimizer sgd \
+			--nesterov --lr 0.05 --batch-size 64 --out runs/demo-fashion-mnist --overwrite; \
+	else echo "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): skipped"; fi
 
 test: $(STAMP)
 	$(PY) -m pytest -q
