@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-import torch.nn as nn
 
 import archzoo
 from archzoo.blocks.fpn import FeaturePyramid
