@@ -11,14 +11,18 @@ their auxiliary heads, as their published checkpoints hold them.
 """
 from __future__ import annotations
 
+import gzip
 import json
+import sys
 from pathlib import Path
 
 import torch
 
 from archzoo.models._reference import PROVIDED
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "reference_keys"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "tests" / "fixtures" / "reference_keys"
+ORDER = ROOT / "archzoo" / "models" / "_reference_maps" / "key_order.json.gz"
 
 
 def reference_model(source: str, name: str) -> torch.nn.Module:
@@ -46,7 +50,19 @@ def main() -> None:
             path.write_text(json.dumps({k: v for k, v in doc.items() if k != "keys"})[:-1]
                             + ', "keys": [\n' + body + "\n]}\n")
             print(f"{path.name}: {len(keys)} tensors")
+    write_key_order()
+
+
+def write_key_order() -> None:
+    """The package's copy of each reference key order (names only): safetensors files come back
+    sorted by name, and archzoo pairs tensors in module order."""
+    orders = {}
+    for path in sorted(OUT.glob("*.json")):
+        doc = json.loads(path.read_text())
+        orders[f"{doc['source']}/{doc['reference']}"] = [k for k, _ in doc["keys"]]
+    ORDER.parent.mkdir(parents=True, exist_ok=True)
+    ORDER.write_bytes(gzip.compress(json.dumps(orders, separators=(",", ":")).encode(), mtime=0))
 
 
 if __name__ == "__main__":
-    main()
+    main() if "--order-only" not in sys.argv else write_key_order()

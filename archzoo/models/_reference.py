@@ -2,11 +2,13 @@
 
 One generic mechanism instead of a hand table per model: archzoo builds each architecture in the
 same module order as the reference implementation, so the two state dicts pair up tensor by tensor
-in order. A few per-family rules fix where the orders differ (`_RULES`: reference keys to drop, to
-move, auxiliary heads), and every pair is checked: equal shapes (or a conv <-> linear reshape of
-the same weight, as squeezenet's 1x1-conv classifier and convnext's (C, 1, 1) layer scale), and
-batch-norm buffers only onto the same buffers. Anything else raises one line naming the first
-mismatches and the archzoo model the checkpoint fits best.
+in order (safetensors files, which come back sorted by name, are first put back in module order
+from `_reference_maps/key_order.json.gz`). A few per-family rules fix where the orders differ
+(`_RULES`: reference keys to drop, to move, auxiliary heads, a differing batch-norm eps), and every
+pair is checked: equal shapes (or a conv <-> linear reshape of the same weight, as squeezenet's
+1x1-conv classifier and convnext's (C, 1, 1) layer scale), and batch-norm buffers only onto the
+same buffers. Anything else raises one line naming the first mismatches and the archzoo model the
+checkpoint fits best.
 
 torchvision's `googlenet` / `inception_v3` checkpoints are used with `transform_input=True`, which
 re-normalizes ImageNet-normalized input to mean = std = 0.5; archzoo has no such step, so feed those
@@ -16,6 +18,9 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
+import gzip
+import json
 import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -66,6 +71,8 @@ _RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("torchvision", "googlenet*"): {"aux": r"aux[12]\..*"},
     ("torchvision", "inception_v3"): {"aux": r"AuxLogits\..*"},
     ("timm", "inception_v3"): {"aux": r"AuxLogits\..*"},
+    # timm's MobileNetV3 normalizes with eps 1e-5 (archzoo, like torchvision and the paper's TF code, 1e-3)
+    ("timm", "mobilenet_v3_*"): {"bn_eps": 1e-5},
 }
 
 
@@ -81,7 +88,8 @@ def _rules(source: str, name: str) -> dict[str, Any]:
     return out
 
 
-def _arrange(ref: Sequence[tuple[str, tuple]], rules: dict[str, Any], has_aux: bool) -> list[tuple[str, tuple]]:
+def _arrange(ref: Sequence[tuple[str, tuple]], rules: dict[str, Any],
+             has_aux: bool) -> list[tuple[str, tuple]]:
     """The reference keys in archzoo's module order."""
     keys = [kv for kv in ref if not (rules.get("drop") and re.fullmatch(rules["drop"], kv[0]))]
     if rules.get("aux"):
@@ -122,7 +130,7 @@ def plan(model: nn.Module, ref: Sequence[tuple[str, tuple]], *, source: str, nam
             if adapt_in_chans and len(rs) == 4 and rs[0] == os_[0] and rs[2:] == os_[2:] and rs[1] != os_[1]:
                 how = "in_chans"
         if how != "in_chans" and not _fits(rs, os_):
-            if not head and ok.startswith(_HEADISH) and rs[1:] == os_[1:]:
+            if not head and ok.startswith(_HEADISH) and rs and os_ and _fits(os_[:1] + rs[1:], os_):
                 how = "skip"
             else:
                 bn_ok = False
@@ -148,17 +156,25 @@ def reference_name(name: str, source: str) -> str:
     return PROVIDED[source][name]
 
 
-def closest_model(ref: Sequence[tuple[str, tuple]], *, source: str) -> str | None:
-    """The archzoo model (among those `source` provides) whose tensors the checkpoint fits best."""
-    from ._registry import create_model
+@functools.lru_cache(maxsize=1)
+def _key_orders() -> dict[str, list[str]]:
+    """Each reference state dict's key order (written by benchmarks/make_reference_fixtures.py)."""
+    path = Path(__file__).parent / "_reference_maps" / "key_order.json.gz"
+    return json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else {}
 
-    best, best_score = None, -1.0
-    for name in PROVIDED[source]:
-        with torch.device("meta"):
-            model = create_model(name)
-        pairs, problems = plan(model, ref, source=source, name=name)
-        n = len(model.state_dict())
-        score = (len(pairs) - len(problems)) / max(n, len(ref))
+
+def _in_module_order(keys: list[str], source: str, ref_name: str) -> list[str]:
+    """`keys` in the reference model's module order: safetensors files come back sorted by name."""
+    order = _key_orders().get(f"{source}/{ref_name}")
+    return order if order is not None and sorted(order) == sorted(keys) else keys
+
+
+def closest_model(keys: Sequence[str], *, source: str) -> str | None:
+    """The archzoo model whose `source` checkpoint has the most keys in common with `keys`."""
+    have, best, best_score = set(keys), None, -1.0
+    for name, ref in PROVIDED[source].items():
+        want = set(_key_orders().get(f"{source}/{ref}", ()))
+        score = len(have & want) / max(1, len(have | want))
         if score > best_score:
             best, best_score = name, score
     return best
@@ -202,13 +218,13 @@ def load_reference_weights(model: nn.Module, state_dict_or_path: Mapping[str, to
     transfer learning); with `adapt_in_chans=True` the first conv's RGB filters are summed for a
     1-channel model (repeated and rescaled for more channels)."""
     name = getattr(model, "model_name", type(model).__name__)
-    reference_name(name, source)
+    ref_name = reference_name(name, source)
     sd = (read_state_dict(state_dict_or_path) if isinstance(state_dict_or_path, (str, Path))
           else _unwrap(state_dict_or_path, "state dict"))
-    ref = [(k, tuple(v.shape)) for k, v in sd.items()]
+    ref = [(k, tuple(sd[k].shape)) for k in _in_module_order(list(sd), source, ref_name)]
     pairs, problems = plan(model, ref, source=source, name=name, head=head, adapt_in_chans=adapt_in_chans)
     if problems:
-        close = closest_model(ref, source=source)
+        close = closest_model(list(sd), source=source)
         raise ReferenceWeightsError(
             f"{source} checkpoint does not map onto archzoo's {name}: {'; '.join(problems[:3])}"
             f"{f' (+{len(problems) - 3} more)' if len(problems) > 3 else ''}; closest archzoo model: {close}")
@@ -219,15 +235,20 @@ def load_reference_weights(model: nn.Module, state_dict_or_path: Mapping[str, to
         if how == "skip":
             value = target
         elif how == "in_chans":
-            c = target.shape[1]
-            value = value.sum(1, keepdim=True) if c == 1 else value.repeat(1, -(-c // value.shape[1]), 1, 1)[:, :c] * (
-                value.shape[1] / c)
+            c, rgb = target.shape[1], value.shape[1]  # sum for gray; else tile and rescale
+            tiled = value.repeat(1, -(-c // rgb), 1, 1)[:, :c] * (rgb / c)
+            value = value.sum(1, keepdim=True) if c == 1 else tiled
         new[ok] = value.reshape(target.shape).to(target.dtype)
     model.load_state_dict(new, strict=True)
+    eps = _rules(source, name).get("bn_eps")
+    for m in model.modules() if eps else ():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eps = eps
     return model
 
 
-def init_for_transfer(model: nn.Module, path: str | Path, *, source: str, freeze: str, num_classes: int) -> None:
+def init_for_transfer(model: nn.Module, path: str | Path, *, source: str, freeze: str,
+                      num_classes: int) -> None:
     """`archzoo train --init`: reference weights, a fresh head for `num_classes`, and with
     freeze="body" every parameter outside the head frozen (batch-norm statistics still adapt)."""
     load_reference_weights(model, path, source, head=False, adapt_in_chans=True)
