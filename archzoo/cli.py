@@ -20,10 +20,6 @@ COMMAND_MODULES = [
 ]
 
 
-class UsageError(ValueError):
-    """A CLI argument that parses but makes no sense."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, as for every other bad input
         print(f"archzoo: error: {message}", file=sys.stderr)
