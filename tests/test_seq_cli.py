@@ -76,8 +76,11 @@ def test_generate_continues_the_prompt(lm_run, capsys):
     (["--prompt", "the #"], "outside the model's vocabulary: '#'"),
     (["--prompt", ""], "empty"),
     (["--prompt", "the", "--num-beams", "0"], "beam width >= 1"),
+    (["--prompt", "the", "--run", "missing"], "expected a run directory"),
 ])
 def test_generate_bad_input_is_one_line_exit_2(lm_run, capsys, argv, expected):
+    if "--run" in argv:  # the run directory itself is wrong
+        lm_run, argv = lm_run / argv[-1], argv[:-2]
     code, out, err = run_cli(["generate", str(lm_run), *argv], capsys)
     assert code == 2 and expected in err and err.count("\n") == 1 and out == ""
 

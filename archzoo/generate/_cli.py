@@ -53,6 +53,9 @@ def load_run(run_dir: str, *, tag: str, kind: str) -> tuple[nn.Module, dict[str,
     from ..train.checkpoint import load_checkpoint
 
     directory = Path(run_dir).expanduser()
+    if not rd.is_run(directory):
+        raise ValueError(f"{directory}: expected a run directory written by `archzoo train`, got "
+                         + ("a directory without its config.json" if directory.is_dir() else "no such directory"))
     _, doc = rd.read_config(directory)
     name = doc["model"]["name"]
     task = model_card(name).task
