@@ -25,8 +25,9 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from ..blocks import ClassifierHead, ConvNormAct
+from ..blocks import ClassifierHead
 from ..blocks.dense import DenseBlock, Transition
+from ..blocks.stem import resnet_stem
 from ._base import FeatureInfo, ImageClassifier, build_classifier
 from ._registry import ModelCard, Paper, register_variants
 
@@ -49,14 +50,8 @@ class DenseNetConfig:
 
 
 def _tail(cfg: DenseNetConfig) -> tuple[nn.Module, int]:
-    if cfg.stem == "imagenet":
-        return nn.Sequential(
-            ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=7, stride=2, padding=3),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        ), 4
-    if cfg.stem == "cifar":  # pre-activation: the first dense layer's BN-ReLU follows this conv
-        return nn.Conv2d(cfg.in_chans, cfg.stem_width, 3, padding=1, bias=False), 1
-    raise ValueError(f"unknown stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+    return resnet_stem(cfg.stem, in_chs=cfg.in_chans, out_chs=cfg.stem_width,
+                       norm_act=cfg.stem == "imagenet")  # the cifar stem is pre-activation
 
 
 def build_densenet(cfg: DenseNetConfig) -> ImageClassifier:

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from ..blocks import ClassifierHead, ConvNormAct
+from ..blocks import ClassifierHead
 from ..blocks.preact import NormAct, NormActConv
+from ..blocks.stem import resnet_stem
 from ._base import FeatureInfo, ImageClassifier, build_classifier
 from ._registry import ModelCard, Paper, register_variants
 
@@ -86,14 +87,7 @@ class DPNConfig:
 
 
 def _tail(cfg: DPNConfig) -> tuple[nn.Module, int]:
-    if cfg.stem == "imagenet":
-        return nn.Sequential(
-            ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=7, stride=2, padding=3),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        ), 4
-    if cfg.stem == "cifar":
-        return ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=3), 1
-    raise ValueError(f"unknown stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+    return resnet_stem(cfg.stem, in_chs=cfg.in_chans, out_chs=cfg.stem_width)
 
 
 def build_dpn(cfg: DPNConfig) -> ImageClassifier:

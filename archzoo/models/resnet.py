@@ -28,7 +28,8 @@ from typing import Callable
 
 import torch.nn as nn
 
-from ..blocks import BasicBlock, Bottleneck, ClassifierHead, ConvNormAct
+from ..blocks import BasicBlock, Bottleneck, ClassifierHead
+from ..blocks.stem import resnet_stem
 from ._base import FeatureInfo, ImageClassifier, build_classifier
 from ._registry import ModelCard, Paper, register_variants
 
@@ -57,14 +58,7 @@ class ResNetConfig:
 
 
 def _tail(cfg: ResNetConfig) -> tuple[nn.Module, int]:
-    if cfg.stem == "imagenet":
-        return nn.Sequential(
-            ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=7, stride=2, padding=3),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        ), 4
-    if cfg.stem == "cifar":
-        return ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=3), 1
-    raise ValueError(f"unknown stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+    return resnet_stem(cfg.stem, in_chs=cfg.in_chans, out_chs=cfg.stem_width)
 
 
 # make_block(cfg, in_chs, out_chs, mid_chs, stride) -> a bottleneck-like block; families built on

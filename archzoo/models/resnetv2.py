@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from ..blocks import ClassifierHead
 from ..blocks.preact import NormAct, PreActBottleneck
+from ..blocks.stem import resnet_stem
 from ._base import FeatureInfo, ImageClassifier, build_classifier
 from ._registry import ModelCard, Paper, register_variants
 
@@ -39,14 +40,8 @@ class ResNetV2Config:
 
 
 def _tail(cfg: ResNetV2Config) -> tuple[nn.Module, int]:
-    if cfg.stem == "imagenet":  # no BN-ReLU: the first block pre-activates
-        return nn.Sequential(
-            nn.Conv2d(cfg.in_chans, cfg.stem_width, 7, stride=2, padding=3, bias=False),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        ), 4
-    if cfg.stem == "cifar":
-        return nn.Conv2d(cfg.in_chans, cfg.stem_width, 3, padding=1, bias=False), 1
-    raise ValueError(f"unknown stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+    # no BN-ReLU in the stem: the first block pre-activates
+    return resnet_stem(cfg.stem, in_chs=cfg.in_chans, out_chs=cfg.stem_width, norm_act=False)
 
 
 def build_resnetv2(cfg: ResNetV2Config) -> ImageClassifier:

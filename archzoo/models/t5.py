@@ -31,7 +31,6 @@ from torch import Tensor
 from ..blocks.attention import KVCache
 from ..blocks.positional import RelativePositionBias
 from ..blocks.transformer import DecoderBlock, EncoderBlock
-from ..data.tokenize import PAD
 from ._registry import ModelCard, Paper, register_variants
 from .transformer import Transformer
 
