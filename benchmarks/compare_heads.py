@@ -1,8 +1,8 @@
 """Compare classification heads on one body (seed 003's head ideas) on Fashion-MNIST.
 
 Each head trains the same body (same seed, data order and schedule); the table gives test accuracy
-and wall time. The trainer's `--model-args` set config fields of a family, and a head is not one,
-so this script builds the model, swaps its head with `with_head` and hands it to `train`.
+and wall time. Each run is what `archzoo train MODEL --model-args head=KIND` does; the script runs
+them side by side and prints one table.
 
     OMP_NUM_THREADS=1 python benchmarks/compare_heads.py --model resnet20 --epochs 2 \
         --max-steps-per-epoch 80 --heads gap vote spatial

@@ -112,3 +112,17 @@ def test_fpn_top_down_reaches_the_finest_level():
     assert coarse.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="built for 2 levels"):
         fpn([fine])
+
+
+def test_head_override_travels_through_a_run_directory(tmp_path):
+    """`--model-args head=spatial` is recorded in the run and rebuilt by load_checkpoint."""
+    cfg = archzoo.TrainConfig(model="resnet20", data="digits", resize=16, epochs=1,
+                              max_steps_per_epoch=2, batch_size=16, progress=False, threads=1,
+                              model_args={"head": "spatial"}, out=str(tmp_path / "run"))
+    result = archzoo.train(cfg)
+    model, _ = archzoo.load_checkpoint(result.run_dir)
+    assert type(model.head).__name__ == type(archzoo.create_model("resnet20", head="spatial").head).__name__
+    x = torch.randn(2, 1, 16, 16)
+    model.eval()
+    with torch.no_grad():
+        assert model(x).shape == (2, 10)

@@ -77,9 +77,18 @@ def _entry(name: str) -> _Entry:
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build a registered model; `overrides` set config fields (num_classes, in_chans, ...)."""
+    """Build a registered model; `overrides` set config fields (num_classes, in_chans, ...).
+
+    `head="gap" | "vectorize" | "vote" | "spatial"` swaps a classifier's head for one of seed 003's
+    head designs (see `blocks.heads.make_head`), so run directories record and rebuild it.
+    """
     entry = _entry(name)
+    head = overrides.pop("head", None)
     model = entry.builder(**overrides)
+    if head is not None:
+        from ._base import with_head
+
+        model = with_head(model, head)
     model.card = entry.card  # type: ignore[attr-defined]
     model.model_name = name  # type: ignore[attr-defined]
     return model
