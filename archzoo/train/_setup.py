@@ -56,9 +56,9 @@ def card_task(name: str) -> str:
 
 def build(cfg: TrainConfig, *, dist: Dist, model: nn.Module | None = None) -> Setup:
     kind = card_task(cfg.model)
-    from ._setup_text import TEXT_TASKS, build_text
+    from ._setup_text import TEXT_SETUPS, build_text
 
-    if kind in TEXT_TASKS:
+    if kind in TEXT_SETUPS:
         return Setup(**build_text(cfg, dist=dist, kind=kind, model=model, overrides=model_overrides(cfg.model_args)))
     if cfg.batch_size % dist.world_size:
         raise ValueError(f"--batch-size {cfg.batch_size}: expected a multiple of the "

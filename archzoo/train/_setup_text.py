@@ -27,7 +27,6 @@ from .distributed import Dist
 from .optim import build_optimizer
 from .tasks_seq import LanguageModelTask, Seq2SeqTask
 
-TEXT_TASKS = ("language-modelling", "seq2seq")
 EVAL_BATCH = 256
 
 
@@ -111,19 +110,39 @@ def _seq2seq_data(cfg: TrainConfig, *, batch_size: int) -> tuple[TextBundle, Any
     return bundle, train, batches(task.val) if cfg.val_fraction > 0 else None, batches(task.test), sizes
 
 
+def _lm_setup(cfg: TrainConfig, overrides: dict[str, Any]) -> tuple:
+    seq_len = overrides.get("seq_len", getattr(model_config(cfg.model), "seq_len", 128))
+    return (*_lm_data(cfg, seq_len=seq_len, batch_size=cfg.batch_size), LanguageModelTask())
+
+
+def _seq2seq_setup(cfg: TrainConfig, overrides: dict[str, Any]) -> tuple:
+    return (*_seq2seq_data(cfg, batch_size=cfg.batch_size), Seq2SeqTask(label_smoothing=cfg.label_smoothing))
+
+
+# A card's task -> "module:function" of the setup that reads its data: the function takes
+# (cfg, overrides) and returns (bundle, train, val, test, sizes, task), `sizes` being the config
+# fields the data decides. Setups in other modules are imported only when their task is trained.
+TEXT_SETUPS: dict[str, str] = {
+    "language-modelling": f"{__name__}:_lm_setup",
+    "seq2seq": f"{__name__}:_seq2seq_setup",
+}
+TEXT_TASKS = tuple(TEXT_SETUPS)
+
+
+def _setup_for(kind: str) -> Any:
+    import importlib
+
+    module, _, function = TEXT_SETUPS[kind].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def build_text(cfg: TrainConfig, *, dist: Dist, kind: str, model: Any, overrides: dict[str, Any]) -> dict[str, Any]:
     """The fields of a `Setup` for a sequence run (see `_setup.build`)."""
     from ._setup import seed_everything
 
     if dist.enabled:
         raise ValueError(f"{cfg.model}: {kind} runs do not run under torchrun yet; start one process")
-    if kind == "language-modelling":
-        seq_len = overrides.get("seq_len", getattr(model_config(cfg.model), "seq_len", 128))
-        bundle, train, val, test, sizes = _lm_data(cfg, seq_len=seq_len, batch_size=cfg.batch_size)
-        task: Any = LanguageModelTask()
-    else:
-        bundle, train, val, test, sizes = _seq2seq_data(cfg, batch_size=cfg.batch_size)
-        task = Seq2SeqTask(label_smoothing=cfg.label_smoothing)
+    bundle, train, val, test, sizes, task = _setup_for(kind)(cfg, overrides)
     steps = len(train)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)
