@@ -168,3 +168,15 @@ def test_prepare_and_missing_corpus_errors(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(["train", "gru_lm", "--data", "shakespeare", "--data-dir", str(tmp_path / "c"),
                             "--out", str(tmp_path / "run"), *QUICK], capsys)
     assert code == 2 and "archzoo data prepare shakespeare" in err and not (tmp_path / "run").exists()
+
+
+def test_load_checkpoint_rebuilds_sequence_models_from_their_run(lm_run, s2s_run):
+    import archzoo
+
+    for run, kind in ((lm_run, "language-modelling"), (s2s_run, "seq2seq")):
+        model, meta = archzoo.load_checkpoint(run)
+        doc = json.loads((run / "config.json").read_text())
+        saved = load_file(str(run / "best.safetensors"))
+        assert meta["model"] == doc["model"]["name"] and not model.training
+        assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+        assert archzoo.model_card(meta["model"]).task == kind

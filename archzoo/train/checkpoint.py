@@ -164,6 +164,8 @@ def load_checkpoint(path_or_run_dir: str | Path, *, model: nn.Module | None = No
     weights, wmeta = read_tensors(directory / f"{tag}.safetensors")
     if wmeta.get("token") != meta.get("token"):
         raise CheckpointError(f"{directory / tag}: weights and sidecar come from different saves")
+    if model is None and _task(meta.get("model", "")) != "classification":
+        model = _sequence_model(directory)
     if model is None:
         try:
             model = create_model_for_data(meta["model"], in_chans=meta["in_chans"],
@@ -173,6 +175,26 @@ def load_checkpoint(path_or_run_dir: str | Path, *, model: nn.Module | None = No
             raise CheckpointError(f"{directory / tag}.json: missing or unknown entry {e}") from None
     load_weights(model, weights, source=f"{directory / tag}.safetensors (a {meta.get('model')} checkpoint)")
     return model.eval(), meta
+
+
+def _task(name: str) -> str:
+    from ._setup import card_task
+
+    return card_task(name)
+
+
+def _sequence_model(directory: Path) -> nn.Module:
+    """A sequence model's sizes come from its data (vocabularies, lengths): config.json of the run
+    records the family config it was built with, so the model is rebuilt from that."""
+    from ..models._registry import create_model
+    from . import run_dir as rd
+    from ._setup import model_overrides
+
+    if not rd.is_run(directory):
+        raise CheckpointError(f"{directory}: a sequence model's checkpoint is rebuilt from its run's "
+                              f"config.json, and this folder has none; pass model=")
+    _, doc = rd.read_config(directory)
+    return create_model(doc["model"]["name"], **model_overrides(doc["model"]["config"]))
 
 
 def save_checkpoint(directory: Path, tag: str, *, model: nn.Module, meta: dict[str, Any],
