@@ -234,6 +234,13 @@ def test_fashion_mnist_from_data_dir(tmp_path):
     assert bundle.mean[0] == pytest.approx(pixels.mean()) and bundle.std[0] == pytest.approx(pixels.std())
 
 
+def test_fashion_mnist_rows_is_the_same_images_for_sequence_models(tmp_path):
+    write_idx_set(tmp_path)
+    rows, images = (load_dataset(n, data_dir=str(tmp_path)) for n in ("fashion-mnist-rows", "fashion-mnist"))
+    assert rows.name == "fashion-mnist-rows" and rows.classes == images.classes
+    assert torch.equal(rows.train.images, images.train.images) and torch.equal(rows.test.labels, images.test.labels)
+
+
 def test_mnist_and_kmnist_subfolder_and_raw_names(tmp_path):
     write_idx_set(tmp_path / "kmnist")
     assert load_dataset("kmnist", data_dir=str(tmp_path)).classes[:3] == ["o", "ki", "su"]

@@ -30,6 +30,8 @@ _IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, "
 KNOWN_DATASETS: dict[str, str] = {
     "fashion-mnist": "Fashion-MNIST, 70k 28x28 grayscale clothes, 10 classes: "
                      "apt-get install dataset-fashion-mnist, or --data-dir DIR with the four IDX files",
+    "fashion-mnist-rows": "Fashion-MNIST for sequence classifiers (rnn_classifier*): each image read as 28 "
+                          "steps of 28 pixels, top row first; the same files as fashion-mnist",
     "mnist": "MNIST, 70k 28x28 grayscale digits, 10 classes: --data-dir DIR with the four IDX files",
     "kmnist": "Kuzushiji-MNIST, 70k 28x28 grayscale hiragana, 10 classes: "
               "--data-dir DIR with the four IDX files",
@@ -164,10 +166,11 @@ def load_named(name: str, data_dir: Path | None) -> Splits:
     if name.startswith("emnist"):
         return _emnist(name.partition("-")[2] or "balanced", data_dir)
     dirs = [data_dir, data_dir / name] if data_dir else []
-    if name == "fashion-mnist":
+    if name in ("fashion-mnist", "fashion-mnist-rows"):  # rows: the same images, read by rows
         advice = ("install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist) "
                   "or pass --data-dir DIR holding the four IDX files")
-        splits = _idx_dir(name, dirs or [DEFAULT_FASHION_DIR], advice=advice)
+        dirs = [data_dir, data_dir / "fashion-mnist"] if data_dir else [DEFAULT_FASHION_DIR]
+        splits = _idx_dir("fashion-mnist", dirs, advice=advice)
         splits.classes = FASHION_CLASSES
         return splits
     advice = "put them in DIR and pass --data-dir DIR"
