@@ -14,14 +14,14 @@ def _available(name: str) -> str:
         except ImportError:
             return "missing (pip install scikit-learn)"
         return "available"
-    if name == "fashion-mnist" and DEFAULT_FASHION_DIR.is_dir():
+    if name.startswith("fashion-mnist") and DEFAULT_FASHION_DIR.is_dir():
         return f"available ({DEFAULT_FASHION_DIR})"
     return "with --data-dir"
 
 
 def _list(args: argparse.Namespace) -> int:
     for name, how in KNOWN_DATASETS.items():
-        print(f"{name:<14} {_available(name)}\n{'':<14} {how}")
+        print(f"{name:<18} {_available(name)}\n{'':<18} {how}")
     print("Any path also works: a folder of IDX files, CIFAR batches, an image folder "
           "(one subfolder per class), or a .npz file.")
     from .prepare import PREPARED, cache_dir
