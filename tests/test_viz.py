@@ -123,3 +123,16 @@ def test_saliency_of_a_linear_model_is_its_weights():
     w = model[1].weight[2].view(2, 3, 3)
     assert c == 2
     torch.testing.assert_close(sal, w.abs().amax(0))
+
+
+def test_labels_in_scripts_dejavu_lacks_fall_back_to_an_installed_font():
+    """Thai labels (seed 000's English-Thai figure): .ci/run installs Debian's fonts-tlwg-garuda-ttf."""
+    from matplotlib import ft2font, font_manager
+
+    from archzoo.viz._figure import font_family
+
+    assert font_family(["abc", "2024-01-31"]) == ["DejaVu Sans"]
+    families = font_family(["หนึ่งพัน", "1000"])
+    assert families[0] == "DejaVu Sans" and len(families) == 2
+    path = font_manager.findfont(font_manager.FontProperties(family=families[1]), fallback_to_default=False)
+    assert ord("ห") in ft2font.FT2Font(path).get_charmap()

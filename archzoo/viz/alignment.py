@@ -9,7 +9,7 @@ from typing import Sequence
 
 import torch
 
-from ._figure import new_figure, save_png
+from ._figure import font_family, new_figure, save_png
 
 
 def plot_alignment(weights: torch.Tensor, source: Sequence[str], target: Sequence[str], path: str | Path, *,
@@ -22,14 +22,15 @@ def plot_alignment(weights: torch.Tensor, source: Sequence[str], target: Sequenc
     cell = 0.28
     fig, (ax,) = new_figure(width=max(3.0, 1.2 + cell * S), height=max(2.5, 1.0 + cell * T))
     im = ax.imshow(weights.float().cpu().numpy(), cmap="Greys_r", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(S), ["\u2423" if c == " " else c for c in source], fontsize=7)
-    ax.set_yticks(range(T), list(target), fontsize=7)
+    family = font_family([*source, *target])
+    ax.set_xticks(range(S), ["\u2423" if c == " " else c for c in source], fontsize=7, fontfamily=family)
+    ax.set_yticks(range(T), list(target), fontsize=7, fontfamily=family)
     ax.xaxis.tick_top()
     ax.set_xlabel("source")
     ax.set_ylabel("output")
     fig.colorbar(im, ax=ax, shrink=0.8)
     if title:
         ax.set_title(title, fontsize=9, pad=18)
-    with warnings.catch_warnings():  # scripts without a system font (Thai) draw as boxes, not a warning wall
+    with warnings.catch_warnings():  # a script no installed font covers draws as boxes, not a warning wall
         warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         return save_png(fig, path)
