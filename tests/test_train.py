@@ -232,6 +232,11 @@ def test_warmup_then_cosine_reaches_the_peak_and_decays_to_zero():
     one = Schedule.from_config(TrainConfig(model="m", schedule="onecycle", epochs=10), steps_per_epoch=10)
     assert one.warmup_steps == 30 and one.factor(0) == pytest.approx(1 / 25)
     assert one.factor(30) == pytest.approx(1.0) and one.factor(100) == pytest.approx(1e-4)
+    floor = Schedule.from_config(TrainConfig(model="m", schedule="cosine", optimizer="adamw", lr=1e-3,
+                                             min_lr=1e-4, epochs=2), steps_per_epoch=10)
+    assert floor.factor(0) == 1.0 and floor.factor(10) == pytest.approx(0.55) and floor.factor(20) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="--min-lr: expected 0 <= min-lr <= lr"):
+        TrainConfig(model="m", lr=1e-3, min_lr=1e-2).check()
 
 
 def test_the_schedule_sets_the_optimizer_lr_per_step(tmp_path):

@@ -38,6 +38,7 @@ class TrainConfig:
                                 default=0.0)
     step_size: int = _opt("step schedule: epochs between decays", default=30)
     gamma: float = _opt("step schedule: decay factor", default=0.1)
+    min_lr: float = _opt("cosine schedule: the learning rate it decays to (nanoGPT's min_lr)", default=0.0)
     clip_grad: Optional[float] = _opt("clip the global gradient norm to this", default=None)
     bf16: bool = _opt("bfloat16 autocast on CPU", default=False)
     seed: int = _opt("seed for initialization, split, shuffling and augmentation", default=0)
@@ -76,6 +77,7 @@ class TrainConfig:
         need(0 <= self.val_fraction < 1, f"--val-fraction: expected [0, 1), got {self.val_fraction}")
         need(self.warmup_epochs >= 0, f"--warmup-epochs: expected >= 0, got {self.warmup_epochs}")
         need(self.weight_decay >= 0, f"--weight-decay: expected >= 0, got {self.weight_decay}")
+        need(0 <= self.min_lr <= lr, f"--min-lr: expected 0 <= min-lr <= lr ({lr}), got {self.min_lr}")
         need(self.step_size >= 1, f"--step-size: expected >= 1, got {self.step_size}")
         need(self.clip_grad is None or self.clip_grad > 0, f"--clip-grad: expected > 0, got {self.clip_grad}")
         need(self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,

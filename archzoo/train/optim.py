@@ -51,6 +51,7 @@ class Schedule:
     warmup_steps: int = 0
     step_size: int = 30  # epochs, for kind="step"
     gamma: float = 0.1
+    floor: float = 0.0  # kind="cosine": the final multiplier, min_lr / lr
 
     @classmethod
     def from_config(cls, cfg: TrainConfig, *, steps_per_epoch: int) -> Schedule:
@@ -60,7 +61,7 @@ class Schedule:
             warmup = ONECYCLE_DEFAULT_WARMUP * cfg.epochs
         return cls(kind=cfg.schedule, total_steps=total, steps_per_epoch=steps_per_epoch,
                    warmup_steps=min(total, round(warmup * steps_per_epoch)),
-                   step_size=cfg.step_size, gamma=cfg.gamma)
+                   step_size=cfg.step_size, gamma=cfg.gamma, floor=cfg.min_lr / cfg.resolved_lr())
 
     def factor(self, step: int) -> float:
         w = self.warmup_steps
@@ -76,7 +77,7 @@ class Schedule:
         if self.kind == "step":
             return self.gamma ** (step // self.steps_per_epoch // self.step_size)
         if self.kind == "cosine":
-            return _cosine(step - w, self.total_steps - w, floor=0.0)
+            return _cosine(step - w, self.total_steps - w, floor=self.floor)
         raise ValueError(f"unknown schedule {self.kind!r}; expected constant, step, cosine or onecycle")
 
     def apply(self, optimizers: list[torch.optim.Optimizer], step: int) -> float:
