@@ -29,6 +29,7 @@ class GenerateConfig:
     eos_id: int | None = None
     pad_id: int = 0
     seed: int | None = None
+    use_cache: bool = True  # False: every step re-encodes the whole prefix (the cache's baseline)
 
     def check(self) -> None:
         if self.max_new_tokens < 0:
@@ -41,6 +42,9 @@ class GenerateConfig:
             raise ValueError(f"expected top_k >= 1, got {self.top_k}")
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise ValueError(f"expected top_p in (0, 1], got {self.top_p}")
+        if not self.use_cache and self.num_beams > 1:
+            raise ValueError(f"use_cache=False decodes greedy or sampled only; expected num_beams 1, "
+                             f"got {self.num_beams}")
 
 
 def pad_prompts(prompts: Sequence[Sequence[int]] | Tensor, *, pad_id: int = 0,
@@ -87,7 +91,8 @@ def generate(model: StepDecoder, prompts: Sequence[Sequence[int]] | Tensor, *,
     """Continue each prompt; returns the new token ids of each row (without the end token).
 
     options are `GenerateConfig`'s fields: max_new_tokens, temperature (0 = greedy), top_k, top_p,
-    num_beams, length_penalty, eos_id, pad_id, seed.
+    num_beams, length_penalty, eos_id, pad_id, seed, use_cache (False: no state is carried, each
+    step calls `start` on the prompt plus the tokens so far; for measuring what the cache saves).
     """
     cfg = GenerateConfig(**options)
     cfg.check()
@@ -105,10 +110,28 @@ def generate(model: StepDecoder, prompts: Sequence[Sequence[int]] | Tensor, *,
     try:
         if cfg.num_beams > 1:
             return _beam_search(model, ids, lens, cfg)
-        return _sample(model, ids, lens, cfg)
+        return _sample(model if cfg.use_cache else _Recompute(model), ids, lens, cfg)
     finally:
         if was_training:
             model.train()  # type: ignore[attr-defined]
+
+
+class _Recompute:
+    """A decoder without a cache: the state is the right-padded ids and lengths so far, and each
+    step re-encodes them all with the model's `start`."""
+
+    def __init__(self, model: StepDecoder) -> None:
+        self.model = model
+
+    def start(self, prompt: Tensor, lengths: Tensor) -> tuple[Tensor, Any]:
+        return self.model.start(prompt, lengths)[0], (prompt, lengths)
+
+    def step(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+        ids, lengths = state
+        ids = torch.cat([ids, ids.new_zeros(ids.shape[0], 1)], dim=1)  # B T+1
+        ids.scatter_(1, lengths[:, None], tokens[:, None])  # each row's token right after its last
+        lengths = lengths + 1
+        return self.model.start(ids, lengths)[0], (ids, lengths)
 
 
 def _sample(model: StepDecoder, ids: Tensor, lens: Tensor, cfg: GenerateConfig) -> list[list[int]]:
