@@ -1,13 +1,14 @@
 """Write tests/fixtures/reference_keys/*.json: the reference state-dict keys and shapes.
 
-Run once in the oracle environment (torchvision / timm installed; not archzoo's environment):
+Run once in the oracle environment (torchvision / timm / transformers installed; not archzoo's):
 
     PYTHONPATH=. /tmp/oracle/bin/python benchmarks/make_reference_fixtures.py
 
 One file per (source, architecture) in `archzoo.models._reference.PROVIDED`, so CI checks the name
 and shape mapping on the meta device without torchvision or timm. Models are built on the meta
 device: nothing is allocated or downloaded. torchvision's googlenet / inception_v3 are built with
-their auxiliary heads, as their published checkpoints hold them.
+their auxiliary heads, as their published checkpoints hold them. Hugging Face models are built
+from the config of the checkpoint each name stands for (written out below, nothing is fetched).
 """
 from __future__ import annotations
 
@@ -18,14 +19,35 @@ from pathlib import Path
 
 import torch
 
-from archzoo.models._reference import PROVIDED
+from archzoo.models._reference import BUILD_ARGS, PROVIDED
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "fixtures" / "reference_keys"
 ORDER = ROOT / "archzoo" / "models" / "_reference_maps" / "key_order.json.gz"
 
 
+def huggingface_model(name: str) -> torch.nn.Module:
+    """The transformers model of hub checkpoint `name`, from its config, with random weights."""
+    import transformers as hf
+
+    if name == "gpt2":
+        return hf.GPT2LMHeadModel(hf.GPT2Config())
+    if name == "bert-base-uncased":
+        return hf.BertForPreTraining(hf.BertConfig())
+    if name == "t5-small":
+        return hf.T5ForConditionalGeneration(hf.T5Config(
+            vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8,
+            relative_attention_num_buckets=32, relative_attention_max_distance=128,
+            feed_forward_proj="relu", tie_word_embeddings=True))
+    if name == "vit-base-patch16-224":
+        return hf.ViTForImageClassification(hf.ViTConfig(num_labels=1000))
+    raise ValueError(f"huggingface reference {name!r}: expected one of gpt2, bert-base-uncased, "
+                     f"t5-small, vit-base-patch16-224")
+
+
 def reference_model(source: str, name: str) -> torch.nn.Module:
+    if source == "huggingface":
+        return huggingface_model(name)
     if source == "timm":
         import timm
 
@@ -44,6 +66,8 @@ def main() -> None:
                 model = reference_model(source, ref)
             keys = [[k, list(v.shape)] for k, v in model.state_dict().items()]
             doc = {"source": source, "reference": ref, "archzoo": ours, "keys": keys}
+            if (source, ours) in BUILD_ARGS:
+                doc["archzoo_args"] = BUILD_ARGS[source, ours]
             path = OUT / f"{source}__{ref}.json"
             # one key per line: small diffs when a reference implementation changes
             body = ",\n".join(json.dumps(k) for k in keys)

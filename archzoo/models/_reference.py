@@ -1,14 +1,23 @@
-"""Load reference checkpoints (torchvision, timm) into archzoo models.
+"""Load reference checkpoints (torchvision, timm, Hugging Face transformers) into archzoo models.
 
 One generic mechanism instead of a hand table per model: archzoo builds each architecture in the
 same module order as the reference implementation, so the two state dicts pair up tensor by tensor
 in order (safetensors files, which come back sorted by name, are first put back in module order
 from `_reference_maps/key_order.json.gz`). A few per-family rules fix where the orders differ
-(`_RULES`: reference keys to drop, to move, auxiliary heads, a differing batch-norm eps), and every
-pair is checked: equal shapes (or a conv <-> linear reshape of the same weight, as squeezenet's
-1x1-conv classifier and convnext's (C, 1, 1) layer scale), and batch-norm buffers only onto the
-same buffers. Anything else raises one line naming the first mismatches and the archzoo model the
-checkpoint fits best.
+(`_RULES`: reference keys to drop, to move, auxiliary heads, a differing batch-norm eps as timm's
+MobileNetV3 and DPNs have), and every pair is checked: equal shapes (or a conv <-> linear reshape
+of the same weight, as squeezenet's 1x1-conv classifier and convnext's (C, 1, 1) layer scale), and
+batch-norm buffers only onto the same buffers. Anything else raises one line naming the first mismatches and the archzoo model the
+checkpoint fits best. An architecture a source has under the same name but computes differently
+(`DEPARTS`: timm's SE-ResNet-50) is refused with a line saying how it differs.
+
+Hugging Face checkpoints need a few more rules, applied to the tensors before pairing: GPT-2's
+Conv1D weights are stored (in, out) and are transposed; separate query / key / value projections
+are stacked into archzoo's one `qkv` weight; tied weights a file leaves out are filled from the
+tensor they are tied to. After loading, T5's W_q is multiplied by sqrt(hs) (T5 leaves the scores
+unscaled, archzoo divides them by sqrt(hs)) and ViT's LayerNorm eps is set to transformers' 1e-12.
+Keys are renamed to transformers 5's names first ("rename": ViT's layers and projections as older
+versions named them, BERT's LayerNorm gamma / beta, GPT2Model files without the `transformer.` prefix).
 
 torchvision's `googlenet` / `inception_v3` checkpoints are used with `transform_input=True`, which
 re-normalizes ImageNet-normalized input to mean = std = 0.5; archzoo has no such step, so feed those
@@ -56,7 +65,22 @@ _TIMM = {"deit_tiny_patch16_224": "deit_tiny_patch16_224", "deit_small_patch16_2
          "efficientnet_b0": "efficientnet_b0"}
 _TIMM.update({n: n for n in [f"densenet{d}" for d in (121, 161, 169, 201)]
               + [f"convnext_{s}" for s in ("tiny", "small", "base", "large")]})
-PROVIDED: dict[str, dict[str, str]] = {"torchvision": _TV, "timm": _TIMM}
+_TIMM.update({n: n for n in ["resnext50_32x4d", "resnext101_32x8d", "seresnext50_32x4d",
+                              "dpn92", "dpn98", "inception_v4", "inception_resnet_v2"]})
+_TIMM["xception"] = "legacy_xception"
+# Hugging Face transformers: the hub name of the checkpoint whose config archzoo's model matches
+_HF = {"gpt2_small": "gpt2", "bert_base": "bert-base-uncased", "t5_small": "t5-small",
+       "vit_b_16": "vit-base-patch16-224"}
+PROVIDED: dict[str, dict[str, str]] = {"torchvision": _TV, "timm": _TIMM, "huggingface": _HF}
+# Architectures the source has under the same name but computes differently: refused with why.
+DEPARTS: dict[tuple[str, str], str] = {
+    ("timm", "seresnet50"): "timm's seresnet50 strides in the 3x3 conv (ResNet v1.5) and its "
+    "legacy_seresnet50 max-pools the stem with ceil_mode and no padding (Caffe); archzoo's seresnet50 "
+    "strides in the first 1x1, as the paper's model, after ResNet's padded max-pool",
+}
+# create_model overrides the full reference checkpoint needs (BertForPreTraining holds both heads)
+BUILD_ARGS: dict[tuple[str, str], dict[str, Any]] = {
+    ("huggingface", "bert_base"): {"pretraining_heads": True}}
 
 # (source, archzoo-name glob) -> rules on the reference keys. "move": (key regex, template of the key
 # to put it before); "aux": reference auxiliary-head keys, moved last (archzoo registers `aux_heads`
@@ -73,6 +97,58 @@ _RULES: dict[tuple[str, str], dict[str, Any]] = {
     ("timm", "inception_v3"): {"aux": r"AuxLogits\..*"},
     # timm's MobileNetV3 normalizes with eps 1e-5 (archzoo, like torchvision and the paper's TF code, 1e-3)
     ("timm", "mobilenet_v3_*"): {"bn_eps": 1e-5},
+    # timm puts the squeeze-excitation before the projection shortcut, archzoo after it
+    ("timm", "se*"): {"move": [(r"(layer\d\.\d+)\.downsample\..*", r"\1.se.fc1.weight")]},
+    # timm's DPNs normalize with eps 1e-3 (MXNet's default, in which the released models were trained)
+    ("timm", "dpn*"): {"bn_eps": 1e-3},
+    # legacy_xception registers a block's skip before its separable convolutions
+    ("timm", "xception"): {"move": [(r"(block(?:1|2|3|12))\.rep\..*", r"\1.skip.weight")]},
+    # Hugging Face. "transpose": Conv1D weights (in, out); "fuse": (regex, stacked key, the three
+    # names of the second group in q, k, v order); "tied": key -> the key it is tied to;
+    # "heads_if": (reference keys, archzoo key prefix): the keys are dropped when the model lacks it
+    ("huggingface", "gpt2_*"): {
+        "rename": [(r"^(?=h\.|wte\.|wpe\.|ln_f\.)", "transformer.")],  # a GPT2Model file
+        "tied": {"lm_head.weight": "transformer.wte.weight"},
+        "transpose": r".*\.(c_attn|c_proj|c_fc)\.weight",
+        "drop": r".*\.attn\.(masked_)?bias"},  # causal-mask buffers of older files
+    ("huggingface", "bert_*"): {
+        "rename": [(r"LayerNorm\.gamma$", "LayerNorm.weight"), (r"LayerNorm\.beta$", "LayerNorm.bias")],
+        "tied": {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+                 "cls.predictions.decoder.bias": "cls.predictions.bias"},
+        "fuse": (r"(.*)\.(query|key|value)\.(weight|bias)", r"\1.qkv.\3", ("query", "key", "value")),
+        "drop": r"cls\.predictions\.bias|.*\.position_ids",
+        "heads_if": (r"cls\..*", "mlm_out."),
+        "move": [(r"(.*\.layer\.\d+)\.attention\.output\.LayerNorm\.(weight|bias)",
+                  r"\1.attention.self.qkv.weight"),  # post-LN: archzoo registers norm1, norm2 first
+                 (r"(.*\.layer\.\d+)\.output\.LayerNorm\.(weight|bias)", r"\1.intermediate.dense.weight"),
+                 (r"cls\.predictions\.decoder\..*", "cls.seq_relationship.weight")]},  # when filled in
+    ("huggingface", "t5_*"): {
+        "tied": {k: "shared.weight" for k in ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+                                              "lm_head.weight")},
+        "fuse": (r"(.*)\.(q|k|v)\.weight", r"\1.qkv.weight", ("q", "k", "v")),
+        "drop": r"decoder\.embed_tokens\.weight",
+        "move": [(r"encoder\.embed_tokens\.weight", "encoder.block.0.layer.0.SelfAttention.qkv.weight"),
+                 (r"(encoder\.block\.\d+)\.layer\.0\.layer_norm\.weight",
+                  r"\1.layer.0.SelfAttention.qkv.weight"),
+                 (r"(encoder\.block\.\d+)\.layer\.1\.layer_norm\.weight",
+                  r"\1.layer.1.DenseReluDense.wi.weight"),
+                 (r"(decoder\.block\.\d+)\.layer\.[01]\.layer_norm\.weight", r"\1.layer.2.layer_norm.weight"),
+                 (r"(en|de)coder\.block\.0\.layer\.0\.SelfAttention\.relative_attention_bias\.weight",
+                  "encoder.block.0.layer.0.layer_norm.weight"),
+                 (r"encoder\.final_layer_norm\.weight", "decoder.final_layer_norm.weight")],
+        "unscaled_attention": True},
+    ("huggingface", "vit_*"): {
+        "rename": [(r"\.encoder\.layer\.", ".layers."),  # the names before transformers 5
+                   (r"\.attention\.attention\.query\.", ".attention.q_proj."),
+                   (r"\.attention\.attention\.key\.", ".attention.k_proj."),
+                   (r"\.attention\.attention\.value\.", ".attention.v_proj."),
+                   (r"\.attention\.output\.dense\.", ".attention.o_proj."),
+                   (r"\.intermediate\.dense\.", ".mlp.fc1."), (r"\.output\.dense\.", ".mlp.fc2.")],
+        "fuse": (r"(.*)\.(q_proj|k_proj|v_proj)\.(weight|bias)", r"\1.qkv.\3",
+                 ("q_proj", "k_proj", "v_proj")),
+        "move": [(r"(.*)\.layernorm_before\.(weight|bias)", r"\1.attention.qkv.weight"),
+                 (r"(.*)\.layernorm_after\.(weight|bias)", r"\1.mlp.fc1.weight")],
+        "ln_eps": 1e-12},
 }
 
 
@@ -88,10 +164,54 @@ def _rules(source: str, name: str) -> dict[str, Any]:
     return out
 
 
+def _fill_tied(sd: Mapping[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
+    """Tied weights a file leaves out (safetensors stores a shared tensor once), from their twin,
+    at the end ("move" rules place them where the key order of a known config does not)."""
+    out = dict(sd)
+    for key, twin in rules.get("tied", {}).items():
+        if key not in out and twin in out:
+            out[key] = out[twin]
+    return out
+
+
+def _convert(sd: Mapping[str, torch.Tensor], rules: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Tensors in archzoo's layout, in the same order: Conv1D weights transposed, q / k / v stacked
+    (at the query's place). Works on meta tensors, so `plan` runs it on shapes alone."""
+    out: dict[str, torch.Tensor] = {}
+    for key, t in sd.items():
+        conv1d = rules.get("transpose") and t.ndim == 2 and re.fullmatch(rules["transpose"], key)
+        out[key] = t.t() if conv1d else t
+    if "fuse" not in rules:
+        return out
+    pattern, template, roles = rules["fuse"]
+    groups: dict[str, dict[str, str]] = {}
+    for key in out:
+        m = re.fullmatch(pattern, key)
+        if m:
+            groups.setdefault(m.expand(template), {})[m.group(2)] = key
+    fused = {}
+    for target, parts in groups.items():
+        if set(parts) != set(roles):
+            raise ReferenceWeightsError(f"{target}: expected the {'/'.join(roles)} projections to stack, "
+                                        f"got only {'/'.join(sorted(parts))}")
+        fused[parts[roles[0]]] = (target, [parts[r] for r in roles])
+    merged: dict[str, torch.Tensor] = {}
+    skip = {k for _, keys in fused.values() for k in keys[1:]}
+    for key, t in out.items():
+        if key in fused:
+            target, keys = fused[key]
+            merged[target] = torch.cat([out[k] for k in keys], dim=0)
+        elif key not in skip:
+            merged[key] = t
+    return merged
+
+
 def _arrange(ref: Sequence[tuple[str, tuple]], rules: dict[str, Any],
-             has_aux: bool) -> list[tuple[str, tuple]]:
+             has_aux: bool, our_keys: Sequence[str] = ()) -> list[tuple[str, tuple]]:
     """The reference keys in archzoo's module order."""
     keys = [kv for kv in ref if not (rules.get("drop") and re.fullmatch(rules["drop"], kv[0]))]
+    if rules.get("heads_if") and not any(k.startswith(rules["heads_if"][1]) for k in our_keys):
+        keys = [kv for kv in keys if not re.fullmatch(rules["heads_if"][0], kv[0])]
     if rules.get("aux"):
         aux = [kv for kv in keys if re.fullmatch(rules["aux"], kv[0])]
         keys = [kv for kv in keys if not re.fullmatch(rules["aux"], kv[0])] + (aux if has_aux else [])
@@ -118,9 +238,19 @@ def plan(model: nn.Module, ref: Sequence[tuple[str, tuple]], *, source: str, nam
     `how` is "copy", "reshape", "in_chans" (first conv summed / repeated over input channels) or
     "skip" (with head=False, a classifier layer whose class count differs keeps its own init)."""
     name = name or getattr(model, "model_name", type(model).__name__)
+    rules = _rules(source, name)
+    renamed = _rename([k for k, _ in ref], rules)
+    meta = _convert(_fill_tied({renamed[k]: torch.empty(s, device="meta") for k, s in ref}, rules), rules)
+    return _pair(model, [(k, tuple(t.shape)) for k, t in meta.items()], rules, name=name, head=head,
+                 adapt_in_chans=adapt_in_chans)
+
+
+def _pair(model: nn.Module, ref: Sequence[tuple[str, tuple]], rules: dict[str, Any], *, name: str,
+          head: bool, adapt_in_chans: bool) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """`plan` on reference keys already in archzoo's layout (renamed, tied filled in, converted)."""
     ours = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     has_aux = any(k.startswith("aux_heads.") for k, _ in ours)
-    theirs = _arrange([(k, tuple(s)) for k, s in ref], _rules(source, name), has_aux)
+    theirs = _arrange(ref, rules, has_aux, [k for k, _ in ours])
     pairs, problems, first_conv = [], [], True
     for (rk, rs), (ok, os_) in zip(theirs, ours):
         how = "copy" if rs == os_ else "reshape"
@@ -149,6 +279,8 @@ def reference_name(name: str, source: str) -> str:
     """The source's name for archzoo's `name`; raises for an architecture the source lacks."""
     if source not in PROVIDED:
         raise ReferenceWeightsError(f"source {source!r}: expected one of {', '.join(PROVIDED)}")
+    if (source, name) in DEPARTS:
+        raise ReferenceWeightsError(f"{source} does not provide archzoo's {name}: {DEPARTS[source, name]}")
     if name not in PROVIDED[source]:
         close = difflib.get_close_matches(name, PROVIDED[source], n=3, cutoff=0.4)
         hint = f"; closest it provides: {', '.join(close)}" if close else ""
@@ -163,10 +295,28 @@ def _key_orders() -> dict[str, list[str]]:
     return json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else {}
 
 
-def _in_module_order(keys: list[str], source: str, ref_name: str) -> list[str]:
-    """`keys` in the reference model's module order: safetensors files come back sorted by name."""
+def _in_module_order(keys: list[str], source: str, ref_name: str, drop: str | None = None) -> list[str]:
+    """`keys` in the reference model's module order: safetensors files come back sorted by name.
+    Keys the rules drop anyway (an older file's buffers) go last; an unknown key keeps the file's order."""
     order = _key_orders().get(f"{source}/{ref_name}")
-    return order if order is not None and sorted(order) == sorted(keys) else keys
+    if order is None:
+        return keys
+    have, known = set(keys), set(order)
+    extra = [k for k in keys if k not in known]
+    if not all(drop and re.fullmatch(drop, k) for k in extra):
+        return keys
+    return [k for k in order if k in have] + extra
+
+
+def _rename(keys: Sequence[str], rules: dict[str, Any]) -> dict[str, str]:
+    """Old key -> the name the key order and rules use (files written by older library versions)."""
+    out = {}
+    for key in keys:
+        new = key
+        for pattern, repl in rules.get("rename", ()):
+            new = re.sub(pattern, repl, new)
+        out[key] = new
+    return out
 
 
 def closest_model(keys: Sequence[str], *, source: str) -> str | None:
@@ -212,7 +362,8 @@ def _unwrap(obj: Any, where: str) -> dict[str, torch.Tensor]:
 def load_reference_weights(model: nn.Module, state_dict_or_path: Mapping[str, torch.Tensor] | str | Path,
                            source: str = "torchvision", *, head: bool = True,
                            adapt_in_chans: bool = False) -> nn.Module:
-    """Copy a torchvision or timm checkpoint of the same architecture into `model` (in place).
+    """Copy a torchvision, timm or Hugging Face checkpoint of the same architecture into `model`
+    (in place).
 
     With `head=False` the last classifier layer is left as it is when its class count differs (for
     transfer learning); with `adapt_in_chans=True` the first conv's RGB filters are summed for a
@@ -221,8 +372,11 @@ def load_reference_weights(model: nn.Module, state_dict_or_path: Mapping[str, to
     ref_name = reference_name(name, source)
     sd = (read_state_dict(state_dict_or_path) if isinstance(state_dict_or_path, (str, Path))
           else _unwrap(state_dict_or_path, "state dict"))
-    ref = [(k, tuple(sd[k].shape)) for k in _in_module_order(list(sd), source, ref_name)]
-    pairs, problems = plan(model, ref, source=source, name=name, head=head, adapt_in_chans=adapt_in_chans)
+    rules = _rules(source, name)
+    sd = _fill_tied({new: sd[old] for old, new in _rename(list(sd), rules).items()}, rules)
+    sd = _convert({k: sd[k] for k in _in_module_order(list(sd), source, ref_name, rules.get("drop"))}, rules)
+    pairs, problems = _pair(model, [(k, tuple(v.shape)) for k, v in sd.items()], rules, name=name,
+                            head=head, adapt_in_chans=adapt_in_chans)
     if problems:
         close = closest_model(list(sd), source=source)
         raise ReferenceWeightsError(
@@ -240,11 +394,23 @@ def load_reference_weights(model: nn.Module, state_dict_or_path: Mapping[str, to
             value = value.sum(1, keepdim=True) if c == 1 else tiled
         new[ok] = value.reshape(target.shape).to(target.dtype)
     model.load_state_dict(new, strict=True)
-    eps = _rules(source, name).get("bn_eps")
-    for m in model.modules() if eps else ():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eps = eps
+    _adjust(model, rules)
     return model
+
+
+@torch.no_grad()
+def _adjust(model: nn.Module, rules: dict[str, Any]) -> None:
+    """What the reference computes differently with the same tensors: normalization eps, and
+    attention scores without the 1/sqrt(hs) factor (folded into W_q here)."""
+    from ..blocks.attention import MultiHeadAttention
+
+    for m in model.modules():
+        if rules.get("bn_eps") and isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eps = rules["bn_eps"]
+        if rules.get("ln_eps") and isinstance(m, nn.LayerNorm):
+            m.eps = rules["ln_eps"]
+        if rules.get("unscaled_attention") and isinstance(m, MultiHeadAttention):
+            m.qkv.weight[: m.dim] *= m.head_dim ** 0.5
 
 
 def init_for_transfer(model: nn.Module, path: str | Path, *, source: str, freeze: str,
