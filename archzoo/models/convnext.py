@@ -152,7 +152,8 @@ def _card(name: str, cfg: ConvNeXtConfig) -> ModelCard:
         input_size=(3, 224, 224), num_classes=cfg.num_classes, params=params, macs=macs,
         source=f"{_TV}; the paper: {paper}", macs_convention="matmul-class ops only, no bias",
         min_input_size=32, small_input_size=(3, 32, 32),
-        notes=("inputs of at least 32x32; patch_size=2 takes 28x28 (Fashion-MNIST)",),
+        notes=("inputs of at least 32x32; patch_size=2 takes 28x28 (Fashion-MNIST): maps 14, 7, "
+               "3, 1",),
         accuracy={"imagenet_top1": _TOP1[name]},
     )
 

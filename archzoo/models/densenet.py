@@ -11,7 +11,8 @@ released ImageNet models and the reference implementation's.
 CIFAR nets (section 4): a 3x3 conv tail with 2k channels, three dense blocks of (L - 4) / 6
 bottleneck layers at 32x32, 16x16 and 8x8, global average pool, linear. densenet_bc_100_k12 is
 Table 2's DenseNet-BC (L = 100, k = 12), 0.8M parameters; it keeps 28x28 Fashion-MNIST images at
-28, 14 and 7, so it is the family's small-input configuration.
+28, 14 and 7, so it is the family's small-input configuration. The ImageNet nets need at least
+29x29 with their stride-4 tail; `stem="cifar"` (a 3x3/1 conv, no max-pool) takes 28x28 to 3x3.
 
 Departures: none in the layers. The stem conv of the CIFAR nets has no bias (a BN follows it in the
 first dense layer); the paper's dropout after each conv (CIFAR without augmentation) is the
@@ -135,6 +136,9 @@ def _card(name: str, cfg: DenseNetConfig) -> ModelCard:
     if cifar:
         notes.append("CIFAR net of section 4 (10 classes); the family's small-input "
                      "configuration (28x28 Fashion-MNIST maps stay 28, 14, 7)")
+    else:
+        notes.append("28x28 (Fashion-MNIST): the ImageNet tail needs at least 29x29; stem=cifar "
+                     "(3x3/1 conv, no max-pool) takes it, maps 28, 14, 7, 3")
     return ModelCard(
         name=name, family="densenet", task="classification", paper=PAPER,
         input_size=(3, 32, 32) if cifar else (3, 224, 224), num_classes=cfg.num_classes,

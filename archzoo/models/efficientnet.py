@@ -12,6 +12,10 @@ Departures and notes:
 - Cards state MACs at 224x224 for every variant so that the figures compare one-to-one with the
   reference implementation; the paper's resolutions (B1 240 ... B7 600; V2 evaluated at 384/480)
   and FLOPs are in each card's notes. Any input size runs: every layer pads.
+- The stride-32 ImageNet nets shrink 28x28 to 1x1 before the last stages. `stem="cifar"` is
+  archzoo's small-input configuration (not in the papers; the change CIFAR ports of MobileNetV2-
+  style nets make): the stem conv and the first stride-2 stage run at stride 1, so the net divides
+  the side by 8 (28x28 -> 4x4 at the last stage). Same layers, same parameter count.
 - Stochastic depth rises linearly from 0 (first block) to `drop_path_rate` (last block) as in
   Huang et al.; the reference stops one step short of the rate. Dropout before the classifier
   is the paper's 0.2 (B0) to 0.5 (B7); V2 uses the reference's fixed 0.2 / 0.3 / 0.4 (S / M / L)
@@ -64,6 +68,7 @@ class EfficientNetConfig:
     drop_rate: float = 0.2
     drop_path_rate: float = 0.2
     norm_eps: float = 1e-5
+    stem: str = "imagenet"  # "imagenet" (stride 32), or "cifar": stem and first stride-2 stage at stride 1
     num_classes: int = 1000
     in_chans: int = 3
 
@@ -73,15 +78,22 @@ def build_efficientnet(cfg: EfficientNetConfig) -> ImageClassifier:
     for row in cfg.stages:
         if row[0] not in blocks:
             raise ValueError(f"unknown block {row[0]!r} in {row}; expected 'mb' or 'fused'")
+    if cfg.stem not in ("imagenet", "cifar"):
+        raise ValueError(f"unknown EfficientNet stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+    strides = [row[3] for row in cfg.stages]
+    if cfg.stem == "cifar" and 2 in strides:
+        strides[strides.index(2)] = 1
 
     def make() -> ImageClassifier:
         norm = partial(nn.BatchNorm2d, eps=cfg.norm_eps)
         chs = make_divisible(cfg.stem_chs * cfg.width)
-        tail = ConvNormAct(cfg.in_chans, chs, kernel_size=3, stride=2, norm_layer=norm, act_layer=nn.SiLU)
+        tail_stride = 1 if cfg.stem == "cifar" else 2
+        tail = ConvNormAct(cfg.in_chans, chs, kernel_size=3, stride=tail_stride, norm_layer=norm,
+                           act_layer=nn.SiLU)
         depths = [math.ceil(row[5] * cfg.depth) for row in cfg.stages]
         rates = iter(drop_path_rates(cfg.drop_path_rate, sum(depths)))
-        stages, info, reduction = [], [], 2
-        for (kind, expand, k, stride, out, _, se), n in zip(cfg.stages, depths):
+        stages, info, reduction = [], [], tail_stride
+        for (kind, expand, k, _, out, _, se), n, stride in zip(cfg.stages, depths, strides):
             out = make_divisible(out * cfg.width)
             stage = []
             for i in range(n):
@@ -166,7 +178,9 @@ def _card(name: str, cfg: EfficientNetConfig) -> ModelCard:
     params, macs, side, paper = _FIGURES[name]
     v2 = name.startswith("efficientnet_v2")
     notes = [f"the paper evaluates at {side}x{side} ({paper} params / FLOPs there); the card's MACs "
-             "are at 224x224", "stochastic depth rises linearly to the full rate at the last block"]
+             "are at 224x224", "stochastic depth rises linearly to the full rate at the last block",
+             "28x28 (Fashion-MNIST): the ImageNet net shrinks it to 1x1; stem=cifar runs the stem and "
+             "the first stride-2 stage at stride 1 (side / 8: 28x28 ends at 4x4)"]
     if v2 and name != "efficientnet_v2_s":
         notes.append("stage table from the official implementation (the paper gives only V2-S)")
     small = _SMALL.get(name, 32)

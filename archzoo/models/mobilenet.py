@@ -19,7 +19,11 @@ Departures and notes:
 - V3's head 1x1 convs on the pooled 1x1 map are `nn.Linear` layers (the same function); BN uses
   eps 1e-3 and momentum 0.01 (TensorFlow's 0.99), as in the paper's training setup.
 - Dropout before the classifier (0.2 for V2 and V3) follows the reference implementation.
-- Every layer pads, so any input of at least 1x1 runs; 28x28 maps reach 1x1 after the stride-32 body.
+- Every layer pads, so any input of at least 1x1 runs, but the stride-32 ImageNet net shrinks 28x28
+  to 1x1 before its last stages. `stem="cifar"` is archzoo's small-input configuration (not in the
+  papers; it is the change common CIFAR ports of MobileNetV2 make): the stem conv and the first
+  down-sampling stage run at stride 1, so the net divides the side by 8 (28x28 -> 4x4 at the last
+  stage, 32x32 -> 4x4). The layers and the parameter count stay the same; MACs grow 16x.
 """
 from __future__ import annotations
 
@@ -67,13 +71,23 @@ class MobileNetConfig:
     version: str  # "v1", "v2", "v3_large" or "v3_small"
     width: float = 1.0  # the width multiplier alpha
     drop_rate: float = 0.2
+    stem: str = "imagenet"  # "imagenet" (stride 32), or "cifar": stem and first down-sampling at stride 1
     num_classes: int = 1000
     in_chans: int = 3
 
 
+def _small_input(strides: list[int], cfg: MobileNetConfig) -> list[int]:
+    """The table's strides; with the cifar stem, the first stride-2 entry runs at stride 1."""
+    if cfg.stem == "cifar" and 2 in strides:
+        strides = list(strides)
+        strides[strides.index(2)] = 1
+    return strides
+
+
 def _v1_body(cfg: MobileNetConfig, chs: int) -> tuple[list[nn.Sequential], list[int]]:
     stages, strides = [], []
-    for out, n, stride in V1_STAGES:
+    table = _small_input([s for _, _, s in V1_STAGES], cfg)
+    for (out, n, _), stride in zip(V1_STAGES, table):
         out = make_divisible(out * cfg.width)
         blocks = []
         for i in range(n):
@@ -86,7 +100,8 @@ def _v1_body(cfg: MobileNetConfig, chs: int) -> tuple[list[nn.Sequential], list[
 
 def _v2_body(cfg: MobileNetConfig, chs: int) -> tuple[list[nn.Sequential], list[int]]:
     stages, strides = [], []
-    for t, c, n, s in V2_STAGES:
+    table = _small_input([s for *_, s in V2_STAGES], cfg)
+    for (t, c, n, _), s in zip(V2_STAGES, table):
         out = make_divisible(c * cfg.width)
         blocks = []
         for i in range(n):
@@ -102,9 +117,10 @@ def _v3_body(cfg: MobileNetConfig, chs: int, norm) -> tuple[list[nn.Sequential],
     table = V3_LARGE if cfg.version == "v3_large" else V3_SMALL
     stages: list[list[nn.Module]] = []
     strides: list[int] = []
-    for k, exp, out, se, hs, s in table:
+    run = _small_input([row[-1] for row in table], cfg)  # stages still begin where the table's s=2
+    for (k, exp, out, se, hs, table_s), s in zip(table, run):
         exp, out = make_divisible(exp * cfg.width), make_divisible(out * cfg.width)
-        if s == 2 or not stages:
+        if table_s == 2 or not stages:
             stages.append([])
             strides.append(s)
         stages[-1].append(MBConv(
@@ -118,20 +134,24 @@ def _v3_body(cfg: MobileNetConfig, chs: int, norm) -> tuple[list[nn.Sequential],
 def build_mobilenet(cfg: MobileNetConfig) -> ImageClassifier:
     if cfg.version not in ("v1", "v2", "v3_large", "v3_small"):
         raise ValueError(f"unknown MobileNet version {cfg.version!r}; expected v1, v2, v3_large or v3_small")
+    if cfg.stem not in ("imagenet", "cifar"):
+        raise ValueError(f"unknown MobileNet stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
 
     def make() -> ImageClassifier:
         v3 = cfg.version.startswith("v3")
         norm = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01) if v3 else nn.BatchNorm2d
         act = {"v1": nn.ReLU, "v2": nn.ReLU6}.get(cfg.version, nn.Hardswish)
         stem = make_divisible((16 if v3 else 32) * cfg.width)
-        tail = ConvNormAct(cfg.in_chans, stem, kernel_size=3, stride=2, norm_layer=norm, act_layer=act)
+        tail_stride = 1 if cfg.stem == "cifar" else 2
+        tail = ConvNormAct(cfg.in_chans, stem, kernel_size=3, stride=tail_stride, norm_layer=norm,
+                           act_layer=act)
         if cfg.version == "v1":
             stages, strides = _v1_body(cfg, stem)
         elif cfg.version == "v2":
             stages, strides = _v2_body(cfg, stem)
         else:
             stages, strides = _v3_body(cfg, stem, norm)
-        info, reduction = [], 2
+        info, reduction = [], tail_stride
         for i, (stage, s) in enumerate(zip(stages, strides)):
             reduction *= s
             info.append(FeatureInfo(f"body.{i}", stage[-1].out_chs if cfg.version == "v1"
@@ -177,6 +197,8 @@ VARIANTS: dict[str, MobileNetConfig] = {
 }
 
 _TV = "torchvision 0.29 reference implementation (params; MACs by torch.utils.flop_counter)"
+SMALL_INPUT_NOTE = ("28x28 (Fashion-MNIST): the ImageNet net shrinks it to 1x1; stem=cifar runs the "
+                    "stem and the first down-sampling stage at stride 1 (side / 8: 28x28 ends at 4x4)")
 _TIMM = "timm 1.0.31 reference implementation mobilenetv1_100 (params; MACs by torch.utils.flop_counter)"
 _T6 = ("params: archzoo's exact count (the paper's Table 6 rounds it to {p}); "
        "MACs: the paper's Table 6 ({m} million multiply-adds)")
@@ -207,6 +229,7 @@ def _card(name: str, cfg: MobileNetConfig) -> ModelCard:
                      "paper's 2.5M count have none)")
     if cfg.version != "v1":
         notes.append("dropout 0.2 before the classifier, as the reference implementation")
+    notes.append(SMALL_INPUT_NOTE)
     return ModelCard(
         name=name, family="mobilenet", task="classification", paper=PAPERS[cfg.version[:2]],
         input_size=(3, 224, 224), num_classes=cfg.num_classes, params=params, macs=macs,

@@ -19,6 +19,21 @@ layer tables the paper does not print (it reports 1.1M / 371M FLOPs and 0.78M pa
 ShiftNet-A at half the channels (B), and half the channels with expansion 1 everywhere (C). Both
 land about as far above the paper's figures as ShiftNet-A does, which is the evidence for them.
 
+Checked against the paper's ImageNet figures as later papers cite them: ShiftNet-A 70.1 / 89.7
+top-1 / top-5 with 4.1M parameters and 1.4G FLOPs, ShiftNet-B 61.2 / 83.6 with 1.1M and 371M (a
+survey's comparison table), ShiftNet-C 0.78M parameters (ShiftFaceNet's description); C's 58.8
+top-1 on the card is the paper's and was not re-checked. archzoo counts (at 224, 1000 classes)
+4.39M / 1.47G (A), 1.23M / 381M (B) and 0.84M / 158M (C): 3-5% above on MACs, 7-12% on
+parameters. The other readings of the table land further off, which is why archzoo keeps this
+one: expansion x *output* channels gives 4.99M / 1.72G (A); 1x1 projection shortcuts where shapes
+change, 4.57M / 1.49G; "repeat" counting the stride-2 module too, 3.47M / 1.21G; dropping BN
+changes only ~12K parameters.
+
+`stem="cifar"` is archzoo's small-input configuration (not in the paper; its CIFAR nets are
+ShiftResNets): a 3x3/1 conv tail and group 1 at stride 1, so the net divides the side by 8 and a
+28x28 Fashion-MNIST image ends at 4x4 instead of 1x1. The tail's 3x3 kernel holds 32 x 9 weights
+per input channel instead of 32 x 49.
+
 `shiftnet_a_active` replaces every grouped shift with an active shift layer (learnable real
 offsets per channel, bilinear interpolation): 2 parameters per shifted channel more, and the same
 multiply-adds (interpolation is element-wise, outside the matmul-class MACs the cards count).
@@ -49,21 +64,29 @@ class ShiftNetConfig:
     groups: tuple[tuple[int, int, float, float, int], ...] = _A
     stem_width: int = 32
     active: bool = False  # active shift layers (Jeon and Kim 2018) instead of grouped shifts
+    stem: str = "imagenet"  # "imagenet" (7x7/2 conv) or "cifar" (3x3/1 conv, group 1 at stride 1)
     drop_rate: float = 0.0
     in_chans: int = 3
     num_classes: int = 1000
 
 
 def build_shiftnet(cfg: ShiftNetConfig) -> ImageClassifier:
+    if cfg.stem not in ("imagenet", "cifar"):
+        raise ValueError(f"unknown ShiftNet stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
+    cifar = cfg.stem == "cifar"
+
     def make() -> ImageClassifier:
-        tail = ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=7, stride=2)  # (B, 32, H/2, W/2)
-        stages, info, chs, reduction = [], [], cfg.stem_width, 2
+        tail = ConvNormAct(cfg.in_chans, cfg.stem_width, kernel_size=3 if cifar else 7,
+                           stride=1 if cifar else 2)  # (B, stem_width, H/2, W/2); cifar: H, W
+        stages, info, chs, reduction = [], [], cfg.stem_width, 1 if cifar else 2
         for i, (width, k, first, rest, repeat) in enumerate(cfg.groups):
-            modules = [CSC(chs, width, expansion=first, kernel_size=k, stride=2, active=cfg.active)]
+            stride = 1 if cifar and i == 0 else 2
+            modules = [CSC(chs, width, expansion=first, kernel_size=k, stride=stride,
+                           active=cfg.active)]
             modules += [CSC(width, width, expansion=rest, kernel_size=k, active=cfg.active)
                         for _ in range(repeat)]
             stages.append(nn.Sequential(*modules))
-            chs, reduction = width, reduction * 2
+            chs, reduction = width, reduction * stride
             info.append(FeatureInfo(f"body.{i}", chs, reduction))
         model = ImageClassifier(
             tail=tail, body=nn.Sequential(*stages),
@@ -106,7 +129,9 @@ def _card(name: str, cfg: ShiftNetConfig) -> ModelCard:
         f" and {paper_flops} FLOPs (multiply-adds)" if paper_flops else "") if paper_params else \
         "the ASL paper gives no figure for this net"
     notes = ["expansion x input channels; BN after every conv; identity shortcuts only where "
-             "shapes agree; stride in the shift (the paper's table leaves these open)"]
+             "shapes agree; stride in the shift (the paper's table leaves these open)",
+             "28x28 (Fashion-MNIST): the ImageNet net shrinks it to 1x1; stem=cifar (3x3/1 conv, "
+             "group 1 at stride 1) keeps side / 8: 28x28 ends at 4x4"]
     if name in ("shiftnet_b", "shiftnet_c"):
         notes.append("layer table reconstructed by archzoo (the paper prints only ShiftNet-A's): "
                      + ("half width" if name == "shiftnet_b" else "half width, expansion 1"))

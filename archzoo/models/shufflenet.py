@@ -16,7 +16,11 @@ Departures and notes:
   channels) and so skips the shuffle after it, which would only permute the channels.
 - V1 scales the tail's 24 filters with s too (12 at 0.5x), as the authors' code does, except at
   0.25x: the paper's 13 MFLOPs there fits a 12-filter tail (13.3M) and not a 6-filter one (11.0M).
-- Every layer pads, so any input of at least 1x1 runs; 28x28 maps reach 1x1 in the last stage.
+- Every layer pads, so any input of at least 1x1 runs, but the stride-32 ImageNet net shrinks 28x28
+  to 1x1 in its last stage. `stem="cifar"` is archzoo's small-input configuration (not in the
+  papers; common CIFAR ports of ShuffleNet make the same change): the 3x3 conv runs at stride 1
+  and the max-pool is dropped, so the net divides the side by 8 (28x28 -> 4x4 at the last stage).
+  The layers and the parameter count stay the same.
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ class ShuffleNetConfig:
     stem_chs: int | None = None  # V1's tail width; None: 24 x scale
     repeats: tuple[int, ...] = (4, 8, 4)  # units per stage
     drop_rate: float = 0.0
+    stem: str = "imagenet"  # "imagenet" (3x3/2 conv + 3x3/2 max-pool) or "cifar" (3x3/1 conv)
     num_classes: int = 1000
     in_chans: int = 3
 
@@ -69,13 +74,18 @@ def _widths(cfg: ShuffleNetConfig) -> tuple[int, ...]:
 def build_shufflenet(cfg: ShuffleNetConfig) -> ImageClassifier:
     if cfg.version not in ("v1", "v2"):
         raise ValueError(f"unknown ShuffleNet version {cfg.version!r}; expected 'v1' or 'v2'")
+    if cfg.stem not in ("imagenet", "cifar"):
+        raise ValueError(f"unknown ShuffleNet stem {cfg.stem!r}; expected 'imagenet' or 'cifar'")
     widths = _widths(cfg)
 
     def make() -> ImageClassifier:
         chs = widths[0]
-        tail = nn.Sequential(ConvNormAct(cfg.in_chans, chs, kernel_size=3, stride=2),
-                             nn.MaxPool2d(3, stride=2, padding=1))
-        stages, info, reduction = [], [], 4
+        if cfg.stem == "cifar":  # the same parameter names as the ImageNet tail's
+            tail = nn.Sequential(ConvNormAct(cfg.in_chans, chs, kernel_size=3, stride=1))
+        else:
+            tail = nn.Sequential(ConvNormAct(cfg.in_chans, chs, kernel_size=3, stride=2),
+                                 nn.MaxPool2d(3, stride=2, padding=1))
+        stages, info, reduction = [], [], 1 if cfg.stem == "cifar" else 4
         for i, n in enumerate(cfg.repeats):
             out, units = widths[1 + i], []
             for j in range(n):
@@ -134,7 +144,8 @@ _TOP1 = {"shufflenet_v2_x0_5": 60.552, "shufflenet_v2_x1_0": 69.362, "shufflenet
 
 def _card(name: str, cfg: ShuffleNetConfig) -> ModelCard:
     params, macs, source = _FIGURES[name]
-    notes = []
+    notes = ["28x28 (Fashion-MNIST): the ImageNet net shrinks it to 1x1; stem=cifar (3x3/1 conv, no "
+             "max-pool) keeps side / 8: 28x28 ends at 4x4"]
     if cfg.version == "v1":
         notes.append("stage 2's first unit: dense first 1x1, no shuffle after it")
     if cfg.stem_chs:
