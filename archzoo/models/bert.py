@@ -11,6 +11,13 @@ inputs: 15% of the tokens are chosen; 80% of those become [MASK], 10% a random t
 `forward(idx (B, T), token_type_ids=None, padding_mask=None)` returns the MLM logits (B, T, V)
 with the heads and the hidden states (B, T, D) without them; `encode` returns (hidden, pooled) and
 `pretraining_logits` (MLM (B, T, V), NSP (B, 2)). `padding_mask` is True at padding tokens.
+`archzoo train bert_mini_char --data shakespeare` pre-trains with both (train/_setup_mlm.py).
+
+`BertClassifier` (`bert_mini_char_classifier`, task "text-classification") is the fine-tuning model
+of section 4.1: `forward(ids (B, T), lengths (B,))` wraps the text as `[CLS] text [SEP]`, and the
+pooled [CLS] vector goes through dropout and a linear layer over the classes. Its parameter names are
+the encoder's, so `--init PRETRAIN_RUN/best.safetensors` loads a masked-lm run's encoder into it (the
+MLM and NSP heads are dropped, the classifier head is new; `--freeze body` trains the head alone).
 
 Counts: the card's figure is the backbone with the pooler, as Hugging Face's `BertModel` counts it
 (109,482,240 for bert_base); the two heads add V + 2D^2 + 5D + 2 (`BertForPreTraining`).
@@ -48,6 +55,13 @@ class BertConfig:
     dropout: float = 0.1
     pretraining_heads: bool = False  # MLM + NSP heads (BertForPreTraining)
     attn_impl: str = "sdpa"
+
+    @property
+    def next_sentence(self) -> bool:
+        """Masked-lm training (train/_setup_mlm.py) also trains next-sentence prediction: BERT's with
+        its pre-training heads. Configs derived from this one say for themselves (BigBird-RoBERTa's
+        has no next-sentence head), so a subclass is MLM only unless it overrides this."""
+        return self.pretraining_heads and type(self) is BertConfig
 
 
 class Bert(nn.Module):
@@ -116,11 +130,72 @@ class Bert(nn.Module):
         return self.mlm_out(self.mlm_transform(hidden)) if self.cfg.pretraining_heads else hidden
 
 
+@dataclass(frozen=True)
+class BertClassifierConfig(BertConfig):
+    """`vocab_size` is the text's vocabulary (what a data setup sets); the embedding has three more
+    rows after it, [CLS] [SEP] [MASK], laid out as masked-lm pre-training (train/_setup_mlm.py) has
+    them, so that run's encoder weights load unchanged."""
+
+    vocab_size: int = 67
+    num_classes: int = 2
+
+
+SPECIAL_TOKENS = 3  # [CLS] = vocab_size, [SEP] = vocab_size + 1, [MASK] = vocab_size + 2
+
+
+class BertClassifier(Bert):
+    """BERT fine-tuned for sequence classification (section 4.1): `[CLS] text [SEP]` through the
+    encoder, the pooled [CLS] vector -> dropout -> linear over the classes.
+
+    `forward(ids (B, T), lengths (B,) = None)`: ids of the text alone, padded after `lengths`
+    (any id there); the model adds [CLS] and [SEP] itself and masks the padding."""
+
+    def __init__(self, cfg: BertClassifierConfig) -> None:
+        if cfg.pretraining_heads:
+            raise ValueError("a BERT classifier has no pre-training heads: expected pretraining_heads=False")
+        if cfg.num_classes < 1:
+            raise ValueError(f"expected num_classes >= 1, got {cfg.num_classes}")
+        super().__init__(dataclasses.replace(cfg, vocab_size=cfg.vocab_size + SPECIAL_TOKENS))
+        self.text_vocab_size, self.num_classes = cfg.vocab_size, cfg.num_classes
+        self.cls_id, self.sep_id = cfg.vocab_size, cfg.vocab_size + 1
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.dim, cfg.num_classes))
+        nn.init.normal_(self.head[1].weight, std=0.02)
+        nn.init.zeros_(self.head[1].bias)
+
+    def example_inputs(self, batch_size: int = 2) -> tuple[Tensor, Tensor]:
+        t = self.cfg.seq_len - 2
+        return torch.zeros(batch_size, t, dtype=torch.long), torch.full((batch_size,), t, dtype=torch.long)
+
+    def reset_head(self, num_classes: int) -> None:
+        self.head[1] = nn.Linear(self.cfg.dim, num_classes)
+        self.num_classes = num_classes
+
+    def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        name = getattr(self, "model_name", "bert classifier")
+        check_tokens(ids, self.text_vocab_size, name)
+        b, t = ids.shape
+        if lengths is None:
+            lengths = torch.full((b,), t, dtype=torch.long, device=ids.device)
+        if lengths.shape != (b,):
+            raise InputShapeError(f"{name}: expected lengths ({b},) for ids {tuple(ids.shape)}; "
+                                  f"got {tuple(lengths.shape)}")
+        if ids.device.type != "meta" and b and (lengths.min() < 1 or lengths.max() > t):
+            raise ValueError(f"{name}: lengths must lie in [1, {t}]; got {int(lengths.min())} to {int(lengths.max())}")
+        pos = torch.arange(t + 2, device=ids.device)[None]  # 1 T+2
+        end = lengths.to(ids.device)[:, None] + 1  # B 1: where [SEP] goes
+        x = torch.cat([torch.full((b, 1), self.cls_id, dtype=ids.dtype, device=ids.device), ids,
+                       torch.zeros(b, 1, dtype=ids.dtype, device=ids.device)], 1)  # B T+2
+        x = torch.where(pos == end, self.sep_id, torch.where(pos > end, 0, x))
+        _, pooled = self.encode(x, padding_mask=pos > end)  # B D
+        return self.head(pooled)
+
+
 def mask_tokens(ids: Tensor, *, mask_id: int, vocab_size: int, prob: float = 0.15,
-                special: Tensor | None = None, generator: torch.Generator | None = None
+                special: Tensor | None = None, generator: torch.Generator | None = None, low: int = 0
                 ) -> tuple[Tensor, Tensor]:
     """BERT's MLM corruption (section 3.1): -> (inputs, labels), labels -100 where not chosen.
-    `special` (same shape, bool) marks tokens never chosen ([CLS], [SEP], padding)."""
+    `special` (same shape, bool) marks tokens never chosen ([CLS], [SEP], padding); random
+    replacements are drawn from [low, vocab_size), so special ids can be kept out of them."""
     chosen = torch.rand(ids.shape, generator=generator) < prob
     if special is not None:
         chosen &= ~special
@@ -128,7 +203,7 @@ def mask_tokens(ids: Tensor, *, mask_id: int, vocab_size: int, prob: float = 0.1
     roll = torch.rand(ids.shape, generator=generator)
     inputs = ids.masked_fill(chosen & (roll < 0.8), mask_id)
     rand = chosen & (roll >= 0.8) & (roll < 0.9)
-    random_ids = torch.randint(0, vocab_size, ids.shape, generator=generator)
+    random_ids = torch.randint(low, vocab_size, ids.shape, generator=generator)
     return torch.where(rand, random_ids, inputs), labels
 
 
@@ -167,3 +242,24 @@ def _card(name: str, cfg: BertConfig) -> ModelCard:
 
 
 register_variants("bert", VARIANTS, Bert, _card)
+
+CLASSIFIER_VARIANTS: dict[str, BertClassifierConfig] = {
+    "bert_mini_char_classifier": BertClassifierConfig(**{
+        **dataclasses.asdict(VARIANTS["bert_mini_char"]), "pretraining_heads": False,
+        "vocab_size": VARIANTS["bert_mini_char"].vocab_size - SPECIAL_TOKENS}),
+}
+
+
+def _classifier_card(name: str, cfg: BertClassifierConfig) -> ModelCard:
+    encoder = dataclasses.replace(cfg, vocab_size=cfg.vocab_size + SPECIAL_TOKENS)
+    return ModelCard(name=name, family="bert", task="text-classification", paper=PAPER,
+                     input_size=(cfg.seq_len - 2,), num_classes=cfg.num_classes,
+                     params=bert_params(encoder) + cfg.dim * cfg.num_classes + cfg.num_classes,
+                     source="closed form bert_params + the linear head", small_input_size=(8,),
+                     notes=("pooled [CLS] -> dropout -> linear (section 4.1); the encoder loads a masked-lm "
+                            "run's weights with `archzoo train ... --init RUN/best.safetensors`",
+                            f"vocab_size is the text's; the embedding has {SPECIAL_TOKENS} more rows: "
+                            "[CLS] [SEP] [MASK]"))
+
+
+register_variants("bert", CLASSIFIER_VARIANTS, BertClassifier, _classifier_card)

@@ -125,6 +125,11 @@ def _seq2seq_setup(cfg: TrainConfig, overrides: dict[str, Any]) -> tuple:
 TEXT_SETUPS: dict[str, str] = {
     "language-modelling": f"{__name__}:_lm_setup",
     "seq2seq": f"{__name__}:_seq2seq_setup",
+    "word-embedding": "archzoo.train._setup_embed:_embed_setup",
+    "captioning": "archzoo.train._setup_caption:_caption_setup",
+    "text-classification": "archzoo.train._setup_classify:_classify_setup",
+    "tagging": "archzoo.train._setup_classify:_tagging_setup",
+    "masked-lm": "archzoo.train._setup_mlm:_mlm_setup",
 }
 TEXT_TASKS = tuple(TEXT_SETUPS)
 
@@ -155,6 +160,10 @@ def build_text(cfg: TrainConfig, *, dist: Dist, kind: str, model: Any, overrides
             model = create_model(cfg.model, **{**sizes, **overrides})
         except TypeError as e:
             raise ValueError(f"--model-args {cfg.model_args}: {e}") from None
+        if cfg.init:  # a pre-trained encoder of another task (masked-lm -> text-classification)
+            from ._setup_mlm import init_from_pretrained
+
+            init_from_pretrained(model, cfg.init, freeze=cfg.freeze, vocab=bundle.vocabs.get("vocab"))
     return dict(bundle=bundle, train_loader=train, val_loader=val, test_loader=test, steps_per_epoch=steps,
                 image_size=tuple(bundle.image_size), model=model,
                 optimizers=[build_optimizer(model.parameters(), cfg)], custom_step=False, task=task,
