@@ -26,14 +26,20 @@ def _list(args: argparse.Namespace) -> int:
           "(one subfolder per class), or a .npz file.")
     from .prepare import PREPARED, cache_dir
     from .text import KNOWN_CORPORA, KNOWN_TASKS
+    from .text_classify import KNOWN_LABELLED
 
-    print("\nText (language models: corpora or any text file; seq2seq: generated tasks):")
-    for name, how in {**KNOWN_CORPORA, **PREPARED, **KNOWN_TASKS}.items():
+    print("\nText (language models: corpora or any text file; seq2seq: generated tasks; labelled text):")
+    for name, how in {**KNOWN_CORPORA, **PREPARED, **KNOWN_TASKS, **KNOWN_LABELLED}.items():
         here = ""
         if name in PREPARED:
             path = cache_dir(name) / f"{name}.txt"
             here = f" [prepared: {path}]" if path.is_file() else " [not prepared]"
         print(f"{name:<14} {how}{here}")
+    from .captions import KNOWN_CAPTION_SETS
+
+    print("\nCaptioned images (captioning models: canvases composed of real images):")
+    for name, how in KNOWN_CAPTION_SETS.items():
+        print(f"{name:<18} {how}")
     return 0
 
 

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--features", metavar="IMAGE", help="feature maps of --layers for IMAGE")
     what.add_argument("--saliency", metavar="IMAGE", help="class saliency (Simonyan et al. 2014)")
     what.add_argument("--sobel", metavar="IMAGE", help="seed 002's fixed-kernel Sobel demo")
+    what.add_argument("--tokens", metavar="TEXT", help="a text classifier's attention over TEXT's tokens (RUN_DIR)")
     p.add_argument("--out", help="output directory (default: RUN_DIR/viz or viz-MODEL)")
     p.add_argument("--layers", nargs="+", help="module names for --features (default: body stages)")
     p.add_argument("--target-class", type=int, help="class for --saliency (default: predicted)")
@@ -86,6 +87,11 @@ def _viz(args: argparse.Namespace) -> int:
     from .filters import first_conv, plot_filters, plot_sobel
     from .saliency import plot_saliency, saliency_map
 
+    if args.tokens is not None:
+        from .tokens import viz_tokens
+
+        print(viz_tokens(args.target, args.tokens, out=args.out, tag=args.tag))
+        return 0
     if args.sobel:  # needs no model, but the target names where a default --out goes
         gray = load_image(args.sobel, in_chans=1)[0, 0]
         out = Path(args.out or "viz")
