@@ -1,7 +1,6 @@
 """Registry-wide checks: every registered model against its card and the classifier contract."""
 from __future__ import annotations
 
-import io
 
 import pytest
 import torch
@@ -80,7 +79,6 @@ def test_classifier_contract(name, tmp_path):
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_small_grayscale_input(name):
     """28x28 grayscale works wherever the architecture allows, else fails naming the minimum."""
-    card = archzoo.model_card(name)
     cfg = archzoo.models._registry.model_config(name)
     extra = {"img_size": 28} if cfg is not None and hasattr(cfg, "img_size") else {}
     patch = getattr(cfg, "patch_size", None)

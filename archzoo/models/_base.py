@@ -26,6 +26,15 @@ class InputShapeError(ValueError):
     """The input does not fit the model (channels, rank or spatial size)."""
 
 
+def check_tokens(idx: torch.Tensor, vocab_size: int, name: str) -> None:
+    """Token ids (B, T) of dtype int64 inside [0, V), or an error naming what came."""
+    if idx.ndim != 2 or idx.dtype != torch.long:
+        raise InputShapeError(f"{name} expects token ids (B, T) as int64; got {idx.dtype} {tuple(idx.shape)}")
+    if idx.device.type != "meta" and idx.numel() and (idx.min() < 0 or idx.max() >= vocab_size):
+        raise ValueError(f"{name}: token ids must lie in [0, {vocab_size}); got ids from "
+                         f"{int(idx.min())} to {int(idx.max())}")
+
+
 class ImageClassifier(nn.Module):
     """tail -> body -> head, with the checks and hooks every classifier shares.
 

@@ -35,9 +35,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..blocks.transformer import EncoderBlock
-from ._base import InputShapeError
+from ._base import InputShapeError, check_tokens
 from ._registry import ModelCard, Paper, register_variants
-from .gpt import check_tokens
 
 PAPER = Paper("BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding", 2019,
               "1810.04805", "Devlin, Chang, Lee, Toutanova")

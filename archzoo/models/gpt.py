@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ..blocks.attention import KVCache
 from ..blocks.transformer import EncoderBlock
-from ._base import InputShapeError
+from ._base import InputShapeError, check_tokens
 from ._registry import ModelCard, Paper, register_variants
 
 PAPER = Paper("Language Models are Unsupervised Multitask Learners", 2019, None,
@@ -53,15 +53,6 @@ class GPTConfig:
     bias: bool = True
     tie_weights: bool = True
     attn_impl: str = "sdpa"  # "math": written-out attention (seed 003), keeps the weights for plots
-
-
-def check_tokens(idx: Tensor, vocab_size: int, name: str) -> None:
-    """Token ids (B, T) of dtype int64 inside [0, V), or an error naming what came."""
-    if idx.ndim != 2 or idx.dtype != torch.long:
-        raise InputShapeError(f"{name} expects token ids (B, T) as int64; got {idx.dtype} {tuple(idx.shape)}")
-    if idx.device.type != "meta" and idx.numel() and (idx.min() < 0 or idx.max() >= vocab_size):
-        raise ValueError(f"{name}: token ids must lie in [0, {vocab_size}); got ids from "
-                         f"{int(idx.min())} to {int(idx.max())}")
 
 
 class GPT(nn.Module):

@@ -225,7 +225,7 @@ class NGramLM(nn.Module):
 
     def start(self, prompt: Tensor, lengths: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         self.check_input(prompt)
-        n, B = self.order, prompt.shape[0]
+        n = self.order
         lengths = lengths.to(prompt.device)
         offsets = torch.arange(-(n - 1), 0, device=prompt.device)  # n-1: positions before the end
         where = lengths.view(-1, 1) + offsets  # B n-1
