@@ -13,10 +13,13 @@ import sys
 COMMAND_MODULES = [
     "archzoo.models._cli",
     "archzoo.train._cli",
+    "archzoo.train.average",
     "archzoo.data._cli",
     "archzoo.analysis._cli",
     "archzoo.viz._cli",
     "archzoo.generate._cli",
+    "archzoo.embed._cli",
+    "archzoo.viz.caption",
 ]
 
 

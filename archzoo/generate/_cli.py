@@ -29,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-p", type=float, help="sample among the smallest set with this much probability")
     p.add_argument("--num-beams", type=int, default=1, help="beam search with this width (default: 1, off)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampling (default: 0)")
-    p.add_argument("--tag", default="best", choices=("best", "last"), help="checkpoint of the run")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tag", default="best", choices=("best", "last"), help="checkpoint of the run")
+    g.add_argument("--checkpoint", metavar="NAME", help="a checkpoint of the run by name (epoch-N, avg-lastN)")
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("translate", help="decode sources with a trained seq2seq model",
@@ -41,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attention-png", metavar="FILE", help="heat map of the first TEXT's attention")
     p.add_argument("--eval", metavar="SPLIT", help="exact match of decoded outputs on the task's SPLIT "
                                                    "(val, test, or test_unseen for dates)")
-    p.add_argument("--tag", default="best", choices=("best", "last"), help="checkpoint of the run")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tag", default="best", choices=("best", "last"), help="checkpoint of the run")
+    g.add_argument("--checkpoint", metavar="NAME", help="a checkpoint of the run by name (epoch-N, avg-lastN)")
     p.set_defaults(func=_translate)
 
 
@@ -89,7 +93,7 @@ def _generate(args: argparse.Namespace) -> int:
     _check_beams(args.num_beams)
     if args.max_new_tokens < 0:
         raise ValueError(f"--max-new-tokens: expected >= 0, got {args.max_new_tokens}")
-    model, _, vocabs = load_run(args.run_dir, tag=args.tag, kind="language-modelling")
+    model, _, vocabs = load_run(args.run_dir, tag=args.checkpoint or args.tag, kind="language-modelling")
     vocab = vocabs["vocab"]
     ids = _encode(vocab, args.prompt, "--prompt")
     out = model.generate([ids], max_new_tokens=args.max_new_tokens, temperature=args.temperature,
@@ -104,7 +108,7 @@ def _translate(args: argparse.Namespace) -> int:
         raise ValueError("expected TEXT to translate or --eval SPLIT, got neither")
     if args.attention_png and not args.texts:
         raise ValueError("--attention-png: expected a TEXT to draw the attention of")
-    model, doc, vocabs = load_run(args.run_dir, tag=args.tag, kind="seq2seq")
+    model, doc, vocabs = load_run(args.run_dir, tag=args.checkpoint or args.tag, kind="seq2seq")
     src, tgt = vocabs["src_vocab"], vocabs["tgt_vocab"]
     options = {"num_beams": args.num_beams, "length_penalty": args.length_penalty}
     if args.texts:

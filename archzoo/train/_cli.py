@@ -30,10 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
-    p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("run_dir", metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("--data", help="dataset to evaluate on (default: the run's own); its test split is used")
     p.add_argument("--data-dir", help="where a named dataset's files are")
-    p.add_argument("--tag", default="best", choices=("best", "last"), help="checkpoint of a run directory")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tag", default="best", choices=("best", "last"), help="checkpoint of a run directory")
+    g.add_argument("--checkpoint", metavar="NAME", help="a checkpoint of the run by name (epoch-N, avg-lastN)")
     p.add_argument("--plot", help="confusion-matrix PNG (default: beside the checkpoint)")
     p.set_defaults(func=_eval)
 
@@ -95,13 +97,13 @@ def _eval(args: argparse.Namespace) -> int:
     from .checkpoint import read_sidecar
     from .evaluate import evaluate
 
-    directory, tag = resolve(args.checkpoint, tag=args.tag)
+    directory, tag = resolve(args.run_dir, tag=args.checkpoint or args.tag)
     kind = card_task(read_sidecar(directory / f"{tag}.json").get("model", ""))
     if kind in ("language-modelling", "seq2seq"):
         how = ("`archzoo translate RUN_DIR --eval test` decodes the test split" if kind == "seq2seq" else
                "its test bits per character are in metrics.csv; `archzoo generate RUN_DIR --prompt TEXT` samples")
-        raise ValueError(f"{args.checkpoint}: eval measures image classifiers, this is a {kind} run; {how}")
-    model, meta = load_checkpoint(args.checkpoint, tag=args.tag)
+        raise ValueError(f"{args.run_dir}: eval measures image classifiers, this is a {kind} run; {how}")
+    model, meta = load_checkpoint(directory / f"{tag}.json")
     data, data_dir = args.data or meta["data"], args.data_dir
     if args.data is None and data_dir is None and rd.is_run(directory):
         data_dir = rd.read_config(directory)[0].data_dir

@@ -137,12 +137,15 @@ def load_weights(model: nn.Module, weights: dict[str, torch.Tensor], *, source: 
 
 def resolve(path_or_run_dir: str | Path, *, tag: str = "best") -> tuple[Path, str]:
     """(directory, tag) of a checkpoint given as a run directory, `<tag>.safetensors`,
-    `<tag>.json` or a bare `<dir>/<tag>`; a run directory prefers `tag`, else `last`."""
+    `<tag>.json` or a bare `<dir>/<tag>`; a run directory prefers `best`, else `last`, and any
+    other tag asked for by name (an epoch or averaged checkpoint) must be there."""
     p = Path(path_or_run_dir).expanduser()
     if p.is_dir():
-        for t in (tag, "last"):
+        for t in (tag, "last") if tag == "best" else (tag,):
             if (p / f"{t}.json").is_file():
                 return p, t
+        if tag != "best":
+            raise CheckpointError(f"{p}: expected a checkpoint {tag}.json in the run directory, got none")
         raise CheckpointError(f"{p}: expected a run directory with {tag}.json or last.json, got neither")
     stem = p.name
     for suffix in (".safetensors", ".json"):
@@ -207,6 +210,17 @@ def save_checkpoint(directory: Path, tag: str, *, model: nn.Module, meta: dict[s
         write_tensors(directory / f"{tag}.state.safetensors", state_tensors, token=token)
         _io.write_json(directory / f"{tag}.state.json", {**(state_info or {}), "token": token})
     _io.write_json(directory / f"{tag}.json", {"format": FORMAT, **meta, "token": token})
+
+
+def save_weights(directory: Path, tag: str, *, weights: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """A weights-only checkpoint from tensors (an average of checkpoints): weights first, sidecar last."""
+    token = new_token()
+    write_tensors(directory / f"{tag}.safetensors", weights, token=token)
+    try:
+        _io.write_json(directory / f"{tag}.json", {"format": FORMAT, **meta, "token": token})
+    except BaseException:  # weights without a sidecar are no checkpoint: leave no such debris
+        (directory / f"{tag}.safetensors").unlink(missing_ok=True)
+        raise
 
 
 def load_training_state(directory: Path, tag: str = "last") -> tuple[dict, dict[str, torch.Tensor], dict]:

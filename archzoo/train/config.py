@@ -53,6 +53,8 @@ class TrainConfig:
     source: Literal["torchvision", "timm"] = _opt("whose checkpoint --init is", default="torchvision")
     freeze: Literal["none", "body"] = _opt("with --init: train only the head", default="none")
     overwrite: bool = _opt("replace a run already in --out", default=False)
+    keep_checkpoints: int = _opt("also keep the weights of the last K epochs as epoch-N checkpoints, "
+                                 "for `archzoo avg-checkpoints` (0: only last and best)", default=0)
     max_steps_per_epoch: Optional[int] = _opt("cap steps per epoch (quick checks)", default=None)
     threads: Optional[int] = _opt("torch intra-op threads (default: torch's choice)", default=None)
     progress: bool = _opt("show the progress bar and per-epoch lines", default=True)
@@ -84,6 +86,7 @@ class TrainConfig:
              f"--max-steps-per-epoch: expected >= 1, got {self.max_steps_per_epoch}")
         need(self.resize is None or self.resize >= 1, f"--resize: expected >= 1, got {self.resize}")
         need(self.threads is None or self.threads >= 1, f"--threads: expected >= 1, got {self.threads}")
+        need(self.keep_checkpoints >= 0, f"--keep-checkpoints: expected >= 0, got {self.keep_checkpoints}")
         need(self.init is not None or self.freeze == "none", "--freeze body: needs --init CHECKPOINT")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "--nesterov: needs --optimizer sgd and --momentum > 0")

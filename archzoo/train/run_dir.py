@@ -5,6 +5,10 @@
                  agrees with `last`, even after a crash between two writes)
   curves.png     loss and accuracy per epoch
   last.*, best.* checkpoints (see checkpoint.py)
+  epoch-NNNN.*   with --keep-checkpoints K, the weights (and sidecar) of each of the last K epochs,
+                 copied from `last` when the epoch ends; older ones are deleted
+  <name>.*       weights-only checkpoints written by `archzoo avg-checkpoints` (their sidecar
+                 lists the epoch checkpoints averaged, under "averaged_from")
 
 A directory that already holds something is never written into unless the user says --overwrite,
 and the check happens before anything is created or changed.
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,7 @@ from typing import Any
 from .. import __version__
 from .._config import from_dict, to_dict
 from . import _io
-from .checkpoint import CheckpointError
+from .checkpoint import FORMAT, CheckpointError
 from .config import TrainConfig
 
 RUN_KIND = "archzoo-train-run"
@@ -30,6 +36,50 @@ RUN_FILES = ("config.json", "metrics.csv", "curves.png", "confusion.png",
                for ext in (".safetensors", ".json", ".state.safetensors", ".state.json")))
 BASE_COLUMNS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
                 "seconds", "samples_per_s")
+
+
+EPOCH_TAG = re.compile(r"epoch-(\d+)")
+
+
+def epoch_tag(epoch: int) -> str:
+    return f"epoch-{epoch:04d}"
+
+
+def kept_checkpoints(path: Path) -> list[tuple[int, str]]:
+    """(epoch, tag) of the epoch checkpoints in a run directory, oldest first; one counts once its
+    sidecar is there (the sidecar is written last and deleted first)."""
+    found = []
+    for sidecar in Path(path).glob("epoch-*.json"):
+        m = EPOCH_TAG.fullmatch(sidecar.stem)
+        if m and (sidecar.parent / f"{sidecar.stem}.safetensors").is_file():
+            found.append((int(m.group(1)), sidecar.stem))
+    return sorted(found)
+
+
+def keep_epoch_checkpoint(path: Path, *, epoch: int, keep: int) -> None:
+    """Copy `last` (weights, then sidecar; each atomically) to epoch-NNNN, and delete all but the
+    `keep` most recent epoch checkpoints. A copy keeps the save's token, so weights and sidecar
+    still prove they belong together."""
+    tag = epoch_tag(epoch)
+    for ext in (".safetensors", ".json"):
+        _io.write_with(path / f"{tag}{ext}", lambda tmp, ext=ext: shutil.copyfile(path / f"last{ext}", tmp))
+    for _, old in kept_checkpoints(path)[:-keep]:
+        for ext in (".json", ".safetensors"):
+            (path / f"{old}{ext}").unlink(missing_ok=True)
+
+
+def _derived_checkpoints(path: Path) -> list[str]:
+    """Files of epoch and averaged checkpoints: a run's own products, which --overwrite removes."""
+    names = []
+    for sidecar in path.glob("*.json"):
+        try:
+            doc = _io.read_json(sidecar)
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("format") == FORMAT and (
+                EPOCH_TAG.fullmatch(sidecar.stem) or "averaged_from" in doc):
+            names += [sidecar.name, f"{sidecar.stem}.safetensors"]
+    return names
 
 
 def default_out(cfg: TrainConfig) -> Path:
@@ -64,7 +114,7 @@ def claim(path: Path, *, overwrite: bool) -> None:
     """Create the directory; with `overwrite`, remove a previous run's files first."""
     path.mkdir(parents=True, exist_ok=True)
     if overwrite:
-        for name in RUN_FILES:
+        for name in (*_derived_checkpoints(path), *RUN_FILES):
             (path / name).unlink(missing_ok=True)
 
 

@@ -278,6 +278,8 @@ class _Run:
         if improved:
             self.best = score
         save_state(self, finished=last_epoch, best=improved)
+        if cfg.keep_checkpoints and self.dist.is_main:
+            rd.keep_epoch_checkpoint(self.out, epoch=self.epoch, keep=cfg.keep_checkpoints)
         if cfg.progress and self.dist.is_main:
             order = [k for k in row if k.startswith(("train_", "val_", "test_"))] + ["lr", "samples_per_s"]
             shown = " ".join(f"{k}={row[k]:.4g}" for k in order if isinstance(row.get(k), float))
