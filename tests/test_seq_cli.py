@@ -128,8 +128,15 @@ def test_wrong_kind_of_data_or_run_fails_cleanly(text_file, lm_run, tmp_path, ca
     assert code == 2 and "expects a translation task" in err and not (tmp_path / "y").exists()
     code, _, err = run_cli(["translate", str(lm_run), "x"], capsys)
     assert code == 2 and "expected a seq2seq run" in err
-    code, _, err = run_cli(["eval", str(lm_run)], capsys)
-    assert code == 2 and "archzoo generate" in err and err.count("\n") == 1
+
+
+def test_eval_scores_a_sequence_run_on_its_test_split(lm_run, s2s_run, capsys):
+    final = (lm_run / "metrics.csv").read_text().splitlines()
+    row = dict(zip(final[0].split(","), final[-1].split(",")))
+    code, out, _ = run_cli(["eval", str(lm_run), "--tag", "last"], capsys)
+    assert code == 0 and f"bpc: {float(row['test_bpc']):.4f}" in out
+    code, out, _ = run_cli(["eval", str(s2s_run)], capsys)
+    assert code == 0 and "exact: " in out and "token_acc: " in out
 
 
 def _fake_sdist(path: Path) -> Path:

@@ -237,6 +237,12 @@ def test_warmup_then_cosine_reaches_the_peak_and_decays_to_zero():
     assert floor.factor(0) == 1.0 and floor.factor(10) == pytest.approx(0.55) and floor.factor(20) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="--min-lr: expected 0 <= min-lr <= lr"):
         TrainConfig(model="m", lr=1e-3, min_lr=1e-2).check()
+    vaswani = Schedule.from_config(TrainConfig(model="m", schedule="inverse-sqrt", warmup_epochs=1, epochs=10),
+                                   steps_per_epoch=4)
+    assert [vaswani.factor(i) for i in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert vaswani.factor(15) == pytest.approx(0.5)  # step 16 = 4 x the warm-up: 1/sqrt(4)
+    with pytest.raises(ValueError, match="inverse-sqrt: expected --warmup-epochs > 0"):
+        TrainConfig(model="m", schedule="inverse-sqrt").check()
 
 
 def test_the_schedule_sets_the_optimizer_lr_per_step(tmp_path):

@@ -77,7 +77,10 @@ def _train(args: argparse.Namespace) -> int:
 def _print_config(doc: dict) -> None:
     print("config: " + json.dumps(doc["config"], sort_keys=False))
     m, d = doc["model"], doc["data"]
-    unit, what = (d["unit"], "tokens in the vocabulary") if "unit" in d else ("images", "classes")
+    from ._setup import card_task
+
+    labels = "unit" not in d or card_task(m["name"]) in ("text-classification", "tagging")
+    unit, what = d.get("unit", "images"), "classes" if labels else "tokens in the vocabulary"
     print(f"model: {m['name']} ({m['params']:,} params) on {d['name']}: "
           f"{d['train']} train / {d['val']} val / {d['test']} test {unit}, {len(d['classes'])} {what}", flush=True)
 
@@ -89,20 +92,41 @@ def _checkpoint_transform(meta: dict):  # noqa: ANN202 - a data.Compose
     return Compose((Resize(tuple(meta["image_size"])), Normalize(tuple(meta["mean"]), tuple(meta["std"]))))
 
 
+def _eval_sequence(directory: Path, tag: str, kind: str) -> int:
+    """A sequence run's checkpoint on its own test split, rebuilt from config.json as training built
+    it (teacher-forced for seq2seq and captioning: `archzoo translate/caption --eval` decodes)."""
+    from . import run_dir as rd
+    from ._setup import model_overrides
+    from ._setup_text import setup_for
+    from .tasks_seq import run_task
+
+    if not rd.is_run(directory):
+        raise ValueError(f"{directory}: a {kind} checkpoint is evaluated from its run directory, "
+                         f"which has no config.json")
+    cfg, _ = rd.read_config(directory)
+    model, meta = load_checkpoint(directory / f"{tag}.json")
+    *_, test, _, task = setup_for(kind)(cfg, model_overrides(cfg.model_args))
+    metrics = run_task(task, model, test)
+    print(f"checkpoint: {directory / tag} ({meta['model']}, epoch {meta['epoch']}, step {meta['step']})")
+    print(f"data: {cfg.data} test split ({kind})")
+    for key, value in metrics.items():
+        print(f"{key}: {value:.4f}")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from ..data import BatchLoader, load_dataset
     from ..viz.confusion import plot_confusion
     from . import run_dir as rd
     from ._setup import card_task
+    from ._setup_text import TEXT_SETUPS
     from .checkpoint import read_sidecar
     from .evaluate import evaluate
 
     directory, tag = resolve(args.run_dir, tag=args.checkpoint or args.tag)
     kind = card_task(read_sidecar(directory / f"{tag}.json").get("model", ""))
-    if kind in ("language-modelling", "seq2seq"):
-        how = ("`archzoo translate RUN_DIR --eval test` decodes the test split" if kind == "seq2seq" else
-               "its test bits per character are in metrics.csv; `archzoo generate RUN_DIR --prompt TEXT` samples")
-        raise ValueError(f"{args.run_dir}: eval measures image classifiers, this is a {kind} run; {how}")
+    if kind in TEXT_SETUPS:
+        return _eval_sequence(directory, tag, kind)
     model, meta = load_checkpoint(directory / f"{tag}.json")
     data, data_dir = args.data or meta["data"], args.data_dir
     if args.data is None and data_dir is None and rd.is_run(directory):

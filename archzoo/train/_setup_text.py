@@ -134,7 +134,8 @@ TEXT_SETUPS: dict[str, str] = {
 TEXT_TASKS = tuple(TEXT_SETUPS)
 
 
-def _setup_for(kind: str) -> Any:
+def setup_for(kind: str) -> Any:
+    """The setup function of a card task in `TEXT_SETUPS`."""
     import importlib
 
     module, _, function = TEXT_SETUPS[kind].partition(":")
@@ -147,7 +148,7 @@ def build_text(cfg: TrainConfig, *, dist: Dist, kind: str, model: Any, overrides
 
     if dist.enabled:
         raise ValueError(f"{cfg.model}: {kind} runs do not run under torchrun yet; start one process")
-    bundle, train, val, test, sizes, task = _setup_for(kind)(cfg, overrides)
+    bundle, train, val, test, sizes, task = setup_for(kind)(cfg, overrides)
     steps = len(train)
     if cfg.max_steps_per_epoch:
         steps = min(steps, cfg.max_steps_per_epoch)

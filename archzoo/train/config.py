@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
+SCHEDULES = ("constant", "step", "cosine", "onecycle", "inverse-sqrt")
 # Learning rates that train the zoo's small nets well from scratch; used when --lr is not given.
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3}
 
@@ -32,8 +32,9 @@ class TrainConfig:
     nesterov: bool = _opt("Nesterov momentum (SGD)", default=False)
     weight_decay: float = _opt("L2 penalty (decoupled for adamw)", default=0.0)
     label_smoothing: float = _opt("cross-entropy label smoothing", default=0.0)
-    schedule: Literal["constant", "step", "cosine", "onecycle"] = _opt(
-        "learning-rate schedule, applied per step", default="cosine")
+    schedule: Literal["constant", "step", "cosine", "onecycle", "inverse-sqrt"] = _opt(
+        "learning-rate schedule, applied per step (inverse-sqrt: Vaswani et al.'s warm-up then "
+        "1/sqrt(step) decay, peaking at --lr after --warmup-epochs)", default="cosine")
     warmup_epochs: float = _opt("linear warm-up from 0 to lr (one-cycle: default 30%% of the run)",
                                 default=0.0)
     step_size: int = _opt("step schedule: epochs between decays", default=30)
@@ -49,8 +50,10 @@ class TrainConfig:
     model_args: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "model config overrides, e.g. --model-args drop_rate=0.1 stem=cifar"})
     init: Optional[str] = _opt("start from a reference checkpoint (.safetensors or .pth) of the same "
-                               "architecture; the head is reset to the data's classes", default=None)
-    source: Literal["torchvision", "timm"] = _opt("whose checkpoint --init is", default="torchvision")
+                               "architecture, or a pre-trained archzoo encoder (masked-lm -> text "
+                               "classifier); the head is reset to the data's classes", default=None)
+    source: Literal["torchvision", "timm", "huggingface"] = _opt("whose checkpoint --init is",
+                                                                 default="torchvision")
     freeze: Literal["none", "body"] = _opt("with --init: train only the head", default="none")
     overwrite: bool = _opt("replace a run already in --out", default=False)
     keep_checkpoints: int = _opt("also keep the weights of the last K epochs as epoch-N checkpoints, "
@@ -73,6 +76,8 @@ class TrainConfig:
         need(self.batch_size >= 1, f"--batch-size: expected >= 1, got {self.batch_size}")
         need(self.optimizer in OPTIMIZERS, f"--optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
         need(self.schedule in SCHEDULES, f"--schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        need(self.schedule != "inverse-sqrt" or self.warmup_epochs > 0,
+             "--schedule inverse-sqrt: expected --warmup-epochs > 0 (the step where the rate peaks)")
         lr = self.resolved_lr()
         need(math.isfinite(lr) and lr > 0, f"--lr: expected a positive number, got {lr}")
         need(0 <= self.label_smoothing < 1, f"--label-smoothing: expected [0, 1), got {self.label_smoothing}")

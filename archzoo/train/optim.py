@@ -22,6 +22,7 @@ from typing import Iterable
 import torch
 
 from .config import TrainConfig
+from .warmup import inverse_sqrt_factor
 
 ONECYCLE_DEFAULT_WARMUP = 0.3
 ONECYCLE_START_DIV = 25.0
@@ -70,7 +71,7 @@ class Schedule:
             if step < w:
                 return start + (1 - start) * step / w
             return _cosine(step - w, self.total_steps - w, floor=1 / ONECYCLE_FINAL_DIV)
-        if step < w:
+        if step < w and self.kind != "inverse-sqrt":
             return (step + 1) / w  # reaches exactly 1 on the last warm-up step
         if self.kind == "constant":
             return 1.0
@@ -78,7 +79,9 @@ class Schedule:
             return self.gamma ** (step // self.steps_per_epoch // self.step_size)
         if self.kind == "cosine":
             return _cosine(step - w, self.total_steps - w, floor=self.floor)
-        raise ValueError(f"unknown schedule {self.kind!r}; expected constant, step, cosine or onecycle")
+        if self.kind == "inverse-sqrt":  # Vaswani et al. 2017, section 5.3, scaled to peak at 1
+            return inverse_sqrt_factor(step + 1, warmup_steps=max(w, 1))
+        raise ValueError(f"unknown schedule {self.kind!r}; expected constant, step, cosine, onecycle or inverse-sqrt")
 
     def apply(self, optimizers: list[torch.optim.Optimizer], step: int) -> float:
         """Set every group's lr for `step` from its base lr; return the first group's."""
