@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
 import time
+from _machine import cpu_name as _cpu
 
 LENGTHS = (1024, 2048, 4096, 8192)
 
@@ -81,15 +81,6 @@ def measure(kind: str, seq_len: int, args: argparse.Namespace) -> dict:
     if done.returncode:
         raise SystemExit(f"case {kind} T={seq_len} failed:\n{done.stderr.strip()}")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]}, {len(names)} logical cores" if names else platform.processor()
-    except OSError:
-        return platform.processor() or platform.machine()
 
 
 def _mib(n: int) -> str:

@@ -13,30 +13,15 @@ greedy are the stable figures; absolute times depend on the machine and its load
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from archzoo.data.text import load_translation
 from archzoo.data.tokenize import CharVocab
 from archzoo.generate._cli import load_run
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} with "
-            f"{torch.get_num_threads()} thread(s), {platform.system()}")
+from _machine import machine
 
 
 def decode(model: torch.nn.Module, pairs: list[tuple[str, str]], src: CharVocab, tgt: CharVocab, *,

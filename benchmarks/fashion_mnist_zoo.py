@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from archzoo.analysis import analyze
 from archzoo.models._registry import create_model_for_data
 from archzoo.train import TrainConfig, resume, train
 from archzoo.train.checkpoint import read_sidecar
 from archzoo.train.run_dir import read_metrics
+from _machine import machine
 
 SIDE = 28  # Fashion-MNIST as it comes: no resize
 
@@ -85,19 +83,6 @@ RECIPES: dict[str, Recipe] = {
 PEERS = (("ResNet18", "-", 0.949, "normalization, flips, translation, rotation"),
          ("MobileNet", "-", 0.950, "horizontal flips"),
          ("DenseNet-BC", "768K", 0.954, "standard preprocessing + random crops / flips"))
-
-
-def machine(threads: int) -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} logical CPUs (nproc), {cpu}; torch {torch.__version__} with "
-            f"{threads} intra-op thread(s); Python {platform.python_version()}")
 
 
 def config(name: str, recipe: Recipe, *, out: Path, threads: int, max_steps: int | None) -> TrainConfig:

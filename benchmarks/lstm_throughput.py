@@ -12,8 +12,6 @@ Rounds alternate between contenders so machine noise falls on all of them; the m
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
@@ -22,6 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from archzoo.blocks.recurrent import RecurrentStack
+from _machine import machine
 
 
 class _Bare(nn.Module):
@@ -61,16 +60,6 @@ def tokens_per_second(model: nn.Module, opt: torch.optim.Optimizer, batches: lis
         loss.backward()
         opt.step()
     return steps * batches[0][0].numel() / (time.perf_counter() - start)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import tempfile
 import time
 
@@ -24,6 +23,7 @@ from archzoo.data import load_dataset
 from archzoo.models._registry import create_model_for_data
 from archzoo.train.config import TrainConfig
 from archzoo.train.trainer import train
+from _machine import machine
 
 BATCH = 128
 
@@ -43,16 +43,6 @@ def steps_per_second(model: torch.nn.Module, *, in_chans: int, size: int, probe:
     for _ in range(probe):
         step()
     return probe / (time.perf_counter() - start)
-
-
-def machine() -> str:
-    cpu = "cpu"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main() -> None:
