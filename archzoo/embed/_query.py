@@ -45,21 +45,9 @@ class Embeddings:
 
 
 def load_embeddings(run_dir: str | Path, *, tag: str = "best") -> Embeddings:
-    from ..models._registry import create_model, model_card
-    from ..train import run_dir as rd
-    from ..train._setup import model_overrides
-    from ..train.checkpoint import load_checkpoint
+    from ..train.checkpoint import load_task_run
 
-    directory = Path(run_dir).expanduser()
-    if not rd.is_run(directory):
-        raise ValueError(f"{directory}: expected a run directory written by `archzoo train`, got "
-                         + ("a directory without its config.json" if directory.is_dir() else "no such directory"))
-    _, doc = rd.read_config(directory)
-    name = doc["model"]["name"]
-    task = model_card(name).task
-    if task != "word-embedding" or "words" not in doc["data"].get("vocabs", {}):
-        raise ValueError(f"{directory}: expected a word-embedding run (word2vec_*), got {name} ({task})")
-    model = create_model(name, **model_overrides(doc["model"]["config"]))
-    model, _ = load_checkpoint(directory, model=model, tag=tag)
+    model, doc = load_task_run(run_dir, task="word-embedding", vocab="words",
+                               what="a word-embedding run (word2vec_*)", tag=tag)
     words = json.loads(doc["data"]["vocabs"]["words"])["words"]
     return Embeddings(words, model.unit_vectors())

@@ -51,22 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_run(run_dir: str, *, tag: str, kind: str) -> tuple[nn.Module, dict[str, Any], dict[str, CharVocab]]:
     """(model in eval mode, config.json, vocabularies) of a sequence run of task `kind`."""
-    from ..models._registry import create_model, model_card
-    from ..train import run_dir as rd
-    from ..train._setup import model_overrides
-    from ..train.checkpoint import load_checkpoint
+    from ..train.checkpoint import load_task_run
 
-    directory = Path(run_dir).expanduser()
-    if not rd.is_run(directory):
-        raise ValueError(f"{directory}: expected a run directory written by `archzoo train`, got "
-                         + ("a directory without its config.json" if directory.is_dir() else "no such directory"))
-    _, doc = rd.read_config(directory)
-    name = doc["model"]["name"]
-    task = model_card(name).task
-    if task != kind or "vocabs" not in doc["data"]:
-        raise ValueError(f"{directory}: expected a {kind} run, got {name} ({task})")
-    model = create_model(name, **model_overrides(doc["model"]["config"]))
-    model, _ = load_checkpoint(directory, model=model, tag=tag)
+    model, doc = load_task_run(run_dir, task=kind, vocab="src_vocab" if kind == "seq2seq" else "vocab",
+                               tag=tag)
     # error, not <unk>: a user's prompt with a character the model never saw deserves to be told
     vocabs = {k: CharVocab(CharVocab.from_json(v).chars, unknown="error") for k, v in doc["data"]["vocabs"].items()}
     return model, doc, vocabs

@@ -200,6 +200,26 @@ def _sequence_model(directory: Path) -> nn.Module:
     return create_model(doc["model"]["name"], **model_overrides(doc["model"]["config"]))
 
 
+def load_task_run(run_dir: str | Path, *, task: str, vocab: str, what: str | None = None,
+                  tag: str = "best") -> tuple[nn.Module, dict[str, Any]]:
+    """(model in eval mode, config.json) of a run whose card task is `task` and whose data recorded
+    the vocabulary `vocab`: what `generate`, `translate`, `caption` and the word queries open."""
+    from ..models._registry import model_card
+    from . import run_dir as rd
+
+    directory = Path(run_dir).expanduser()
+    if not rd.is_run(directory):
+        raise ValueError(f"{directory}: expected a run directory written by `archzoo train`, got "
+                         + ("a directory without its config.json" if directory.is_dir() else "no such directory"))
+    _, doc = rd.read_config(directory)
+    name = doc["model"]["name"]
+    found = model_card(name).task
+    if found != task or vocab not in doc["data"].get("vocabs", {}):
+        raise ValueError(f"{directory}: expected {what or 'a ' + task} run, got {name} ({found})")
+    model, _ = load_checkpoint(directory, tag=tag)
+    return model, doc
+
+
 def save_checkpoint(directory: Path, tag: str, *, model: nn.Module, meta: dict[str, Any],
                     state_tensors: dict[str, torch.Tensor] | None = None,
                     state_info: dict[str, Any] | None = None) -> None:

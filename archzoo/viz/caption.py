@@ -43,19 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_captioner(run_dir: str, *, tag: str) -> tuple[Any, dict[str, Any], Any]:
     """(model in eval mode, config.json, WordVocab) of a captioning run."""
     from ..data.captions import WordVocab
-    from ..models._registry import model_card
-    from ..train import run_dir as rd
-    from ..train.checkpoint import load_checkpoint
+    from ..train.checkpoint import load_task_run
 
-    directory = Path(run_dir).expanduser()
-    if not rd.is_run(directory):
-        raise ValueError(f"{directory}: expected a run directory written by `archzoo train`, got "
-                         + ("a directory without its config.json" if directory.is_dir() else "no such directory"))
-    cfg, doc = rd.read_config(directory)
-    name = doc["model"]["name"]
-    if model_card(name).task != "captioning" or "caption_vocab" not in doc["data"].get("vocabs", {}):
-        raise ValueError(f"{directory}: expected a captioning run, got {name} ({model_card(name).task})")
-    model, _ = load_checkpoint(directory, tag=tag)
+    model, doc = load_task_run(run_dir, task="captioning", vocab="caption_vocab", tag=tag)
     return model, doc, WordVocab.from_json(doc["data"]["vocabs"]["caption_vocab"])
 
 
