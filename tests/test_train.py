@@ -130,6 +130,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert not temp_files(tmp_path)
 
 
+def test_written_files_get_the_usual_permissions_not_mkstemps_private_ones(tmp_path):
+    _io.write_text(tmp_path / "config.json", "{}")
+    assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o666 & ~_io._UMASK
+
+
 def test_an_occupied_out_directory_is_refused_and_left_untouched(tmp_path):
     first = train(cfg(tmp_path, "run", epochs=1))
     before = {p.name: p.read_bytes() for p in first.run_dir.iterdir()}

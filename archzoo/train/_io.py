@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 TMP_PREFIX = ".archzoo-tmp-"
+_UMASK = os.umask(0)  # read once: the only way to learn it is to set it
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -22,6 +24,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make results private to the writer
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:  # the writer may have closed its handle: fsync by reopening
