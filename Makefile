@@ -11,7 +11,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip --version >/dev/null 2>&1 || python3 -m venv --clear $(VENV)  # none yet, or a half-made one
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[data,test]"
 	touch $(STAMP)
