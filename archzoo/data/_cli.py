@@ -34,7 +34,7 @@ def _list(args: argparse.Namespace) -> int:
         if name in PREPARED:
             path = cache_dir(name) / f"{name}.txt"
             here = f" [prepared: {path}]" if path.is_file() else " [not prepared]"
-        print(f"{name:<14} {how}{here}")
+        print(f"{name:<18} {how}{here}")
     from .captions import KNOWN_CAPTION_SETS
 
     print("\nCaptioned images (captioning models: canvases composed of real images):")
