@@ -106,6 +106,15 @@ def _batch(side: int) -> tuple[torch.Tensor, torch.Tensor]:
 def train_tiny(name: str, *, seed: int = 0) -> tuple[list[float], list[str]]:
     """The per-step losses of the Adam steps, and the parameters that did not move."""
     side = _side(name)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same arithmetic on every machine: kernels split by thread count differ
+    try:
+        return _train_tiny(name, side=side, seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_tiny(name: str, *, side: int, seed: int) -> tuple[list[float], list[str]]:
     torch.manual_seed(seed)
     model = create_model_for_data(name, in_chans=1, num_classes=CLASSES, image_size=(side, side),
                                   **_overrides(name))
@@ -130,7 +139,8 @@ def test_loss_falls_and_every_layer_learns(name):
     losses, still = train_tiny(name)
     assert all(torch.isfinite(torch.tensor(losses))), f"{name}: non-finite loss {losses}"
     if name not in STALLS:
-        assert losses[-1] < 0.9 * losses[0], f"{name}: loss did not fall by 10%: {losses}"
+        # the best of the later steps: one step on 8 examples with BatchNorm can bounce back up
+        assert min(losses[len(losses) // 2:]) < 0.9 * losses[0], f"{name}: loss did not fall by 10%: {losses}"
     assert not still, f"{name}: no update reached {len(still)} parameter(s), e.g. {still[:4]}"
 
 
