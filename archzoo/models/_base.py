@@ -35,6 +35,17 @@ def check_tokens(idx: torch.Tensor, vocab_size: int, name: str) -> None:
                          f"{int(idx.min())} to {int(idx.max())}")
 
 
+@torch.no_grad()
+def init_normal_(model: nn.Module, *, std: float = 0.02) -> None:
+    """GPT's and BERT's reference initialization: N(0, std) for every linear and embedding weight,
+    zero linear biases (LayerNorm keeps its ones and zeros)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=std)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
 class ImageClassifier(nn.Module):
     """tail -> body -> head, with the checks and hooks every classifier shares.
 

@@ -35,7 +35,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..blocks.transformer import EncoderBlock
-from ._base import InputShapeError, check_tokens
+from ._base import InputShapeError, check_tokens, init_normal_
 from ._registry import ModelCard, Paper, register_variants
 
 PAPER = Paper("BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding", 2019,
@@ -89,11 +89,7 @@ class Bert(nn.Module):
     @torch.no_grad()
     def _init(self) -> None:
         """The reference's: N(0, 0.02) weights, zero biases (LayerNorm: ones and zeros)."""
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, std=0.02)
-            if isinstance(m, nn.Linear) and m.bias is not None:
-                nn.init.zeros_(m.bias)
+        init_normal_(self)
 
     def example_inputs(self, batch_size: int = 2) -> tuple[Tensor]:
         return (torch.zeros(batch_size, self.cfg.seq_len, dtype=torch.long),)

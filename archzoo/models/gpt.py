@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ..blocks.attention import KVCache
 from ..blocks.transformer import EncoderBlock
-from ._base import InputShapeError, check_tokens
+from ._base import InputShapeError, check_tokens, init_normal_
 from ._registry import ModelCard, Paper, register_variants
 
 PAPER = Paper("Language Models are Unsupervised Multitask Learners", 2019, None,
@@ -80,11 +80,7 @@ class GPT(nn.Module):
     @torch.no_grad()
     def _init(self) -> None:
         """GPT-2's: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2L), zero biases."""
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(m.weight, std=0.02)
-            if isinstance(m, nn.Linear) and m.bias is not None:
-                nn.init.zeros_(m.bias)
+        init_normal_(self)
         for block in self.blocks:
             for proj in (block.attn.proj, block.mlp.fc2):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * self.cfg.num_layers))
